@@ -1,0 +1,3 @@
+from thead.cli.app import main
+
+main()

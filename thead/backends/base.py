@@ -1,0 +1,65 @@
+"""The backend contract: extract motion in a space, prepare a source, render one frame.
+
+Every driving path is ``extract_motion`` (or a loaded track) -> per frame ``render`` with the
+prepared source. Relative driving passes the driving track's first frame as ``reference``;
+``edit`` passes the source's own motion as ``reference`` and an edited copy as ``driving``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from thead.motion.track import MotionTrack
+
+REGIONS = ("all", "pose", "exp", "eyes", "lips")
+
+
+@dataclass(frozen=True)
+class DriveOptions:
+    """How driving motion is put onto the source."""
+
+    relative: bool = True
+    region: str = "all"
+    paste_back: bool = True
+    face_index: int = 0
+
+
+class Backend(ABC):
+    """A renderer and its motion space. Subclasses register in :mod:`thead.backends`."""
+
+    name: ClassVar[str]
+    space: ClassVar[str]
+    tasks: ClassVar[frozenset[str]]
+    weights: ClassVar[tuple[str, ...]] = ()
+    licence: ClassVar[str] = "Apache-2.0"
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+
+    @abstractmethod
+    def extract_motion(self, frames: Iterable[np.ndarray], fps: float, face_index: int = 0) -> MotionTrack:
+        """Motion track of RGB uint8 frames, in this backend's space."""
+
+    @abstractmethod
+    def prepare_source(self, image: np.ndarray, face_index: int = 0) -> Any:
+        """Analyse an RGB uint8 source image once (face, features); raises NoFaceError."""
+
+    @abstractmethod
+    def source_motion(self, source: Any) -> dict[str, np.ndarray]:
+        """The source's own motion frame in this backend's space (for edits and absolute mode)."""
+
+    @abstractmethod
+    def render(
+        self,
+        source: Any,
+        driving: dict[str, np.ndarray],
+        reference: dict[str, np.ndarray] | None,
+        options: DriveOptions,
+    ) -> np.ndarray:
+        """One RGB uint8 frame: the source moved by ``driving`` (relative to ``reference`` if given)."""

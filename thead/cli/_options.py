@@ -1,0 +1,16 @@
+"""Options every command shares (the CLI contract of design/cli.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+Device = Annotated[
+    str,
+    typer.Option("--device", envvar="THEAD_DEVICE", help="auto, cpu, cuda, cuda:N or mps."),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON object with the results on stdout.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or logs on stderr.")]
+Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing output file.")]
+Seed = Annotated[Optional[int], typer.Option("--seed", help="Random seed, where randomness exists.")]

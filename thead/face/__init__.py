@@ -1,0 +1,1 @@
+"""Face analysis on the embedded MediaPipe models: detection, 478-point mesh, pose, eyes, gaze, mouth."""

@@ -1,0 +1,1 @@
+"""Media input and output on imageio-ffmpeg's bundled ffmpeg."""

@@ -1,0 +1,1 @@
+"""Motion: extraction from faces, the motion track, retargeting and smoothing."""

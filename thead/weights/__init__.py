@@ -1,0 +1,1 @@
+"""Weights: the weights.toml manifest, fetching with verification, and safe loading."""

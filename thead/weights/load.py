@@ -1,0 +1,51 @@
+"""Safe checkpoint loading: safetensors, or torch.load(weights_only=True); strict state dicts."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import torch
+
+from thead.errors import WeightsError
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Load a state dict from ``.safetensors`` or a pickled ``.pth``/``.pt`` without executing code."""
+    path = Path(path)
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return load_file(str(path))
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, OSError, ValueError) as exc:
+        raise WeightsError(
+            f"cannot load {path} safely ({str(exc).splitlines()[0]})",
+            "re-fetch it with `thead fetch-weights --verify`; thead never unpickles code",
+        ) from exc
+    if not isinstance(state, dict):
+        raise WeightsError(f"{path} does not hold a state dict", "re-fetch it with `thead fetch-weights`")
+    return state
+
+
+def load_strict(module: torch.nn.Module, state_dict: dict[str, torch.Tensor], source: str) -> None:
+    """``load_state_dict(strict=True)`` with shape checks and an error naming missing/unexpected keys."""
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(expected))
+    mismatched = [
+        f"{k} {tuple(state_dict[k].shape)} vs {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)
+    ]
+    if missing or unexpected or mismatched:
+        parts = []
+        for label, keys in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", mismatched)):
+            if keys:
+                shown = ", ".join(keys[:5]) + (f" (+{len(keys) - 5} more)" if len(keys) > 5 else "")
+                parts.append(f"{label}: {shown}")
+        raise WeightsError(f"{source} does not match {type(module).__name__} ({'; '.join(parts)})",
+                           "re-fetch the weights or check the backend configuration")
+    module.load_state_dict(state_dict, strict=True)
