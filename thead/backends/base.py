@@ -8,7 +8,7 @@ prepared source. Relative driving passes the driving track's first frame as ``re
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -43,8 +43,19 @@ class Backend(ABC):
         self.device = device
 
     @abstractmethod
-    def extract_motion(self, frames: Iterable[np.ndarray], fps: float, face_index: int = 0) -> MotionTrack:
-        """Motion track of RGB uint8 frames, in this backend's space."""
+    def extract_motion(
+        self,
+        frames: Iterable[np.ndarray],
+        fps: float,
+        face_index: int = 0,
+        smooth: float = 0.5,
+        on_missing: Callable[[int, int], None] | None = None,
+    ) -> MotionTrack:
+        """Motion track of RGB uint8 frames, in this backend's space.
+
+        ``smooth`` (0..1) is the strength of temporal filtering against jitter; frames without a
+        face are held/interpolated and reported through ``on_missing(missing, total)``.
+        """
 
     @abstractmethod
     def prepare_source(self, image: np.ndarray, face_index: int = 0) -> Any:

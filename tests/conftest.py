@@ -1,0 +1,34 @@
+"""Shared fixtures: the ../shared folder (real media, goldens, references) and small images."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_dir() -> Path | None:
+    """``$THEAD_SHARED`` or ``<repo>/../shared``, when it exists."""
+    candidate = Path(os.environ.get("THEAD_SHARED", REPO.parent / "shared"))
+    return candidate if candidate.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    """The shared folder; skips the test when it is absent (users' clones do not have it)."""
+    path = shared_dir()
+    if path is None:
+        pytest.skip("../shared is absent (set THEAD_SHARED to a folder with media/, golden/, reference/)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    """scikit-image's public-domain astronaut portrait, 512x512 RGB uint8."""
+    import skimage.data
+
+    return skimage.data.astronaut()

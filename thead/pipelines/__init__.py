@@ -1,0 +1,1 @@
+"""Python API behind the commands: each pipeline is one function a command wraps."""
