@@ -48,21 +48,21 @@ def head_rotation(points: np.ndarray) -> np.ndarray:
 
 
 def rotation_to_angles(rotation: np.ndarray) -> tuple[float, float, float]:
-    """(yaw, pitch, roll) in degrees for R = Rz(roll) · Ry(yaw) · Rx(pitch).
+    """(yaw, pitch, roll) in degrees for R = Rz(roll) · Ry(yaw) · Rx(-pitch).
 
     Signs: yaw > 0 when the subject turns towards the image's left, pitch > 0 when they look
     up, roll > 0 when the head tilts clockwise on screen.
     """
     r = rotation
     yaw = np.degrees(np.arcsin(np.clip(-r[2, 0], -1.0, 1.0)))
-    pitch = np.degrees(np.arctan2(r[2, 1], r[2, 2]))
+    pitch = -np.degrees(np.arctan2(r[2, 1], r[2, 2]))
     roll = np.degrees(np.arctan2(r[1, 0], r[0, 0]))
-    return float(-yaw), float(pitch), float(roll)
+    return float(yaw), float(pitch), float(roll)
 
 
 def angles_to_rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
     """Inverse of :func:`rotation_to_angles`."""
-    y, p, r = np.radians([-yaw, pitch, roll])
+    y, p, r = np.radians([yaw, -pitch, roll])
     rx = np.array([[1, 0, 0], [0, np.cos(p), -np.sin(p)], [0, np.sin(p), np.cos(p)]])
     ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
     rz = np.array([[np.cos(r), -np.sin(r), 0], [np.sin(r), np.cos(r), 0], [0, 0, 1]])
