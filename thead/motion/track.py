@@ -92,6 +92,8 @@ class MotionTrack:
         try:
             if path.suffix == ".npz":
                 with np.load(path, allow_pickle=False) as data:
+                    if "__header__" not in data.files:
+                        raise BadInputError(f"{path} is not a thead motion track", "write one with --motion-out")
                     header = json.loads(str(data["__header__"]))
                     tensors = {k: data[k] for k in data.files if k != "__header__"}
             else:
