@@ -1,0 +1,164 @@
+"""The metric contract: what a metric needs, how it reports, and how its weights are found."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+import torch
+
+from thead.errors import WeightsError
+
+T = TypeVar("T")
+
+
+@dataclass
+class Sample:
+    """One evaluated item: generated frames plus whatever references the user gave.
+
+    Frames are RGB uint8 HxWx3; ``reference`` is already frame-aligned with ``frames``
+    (same count, same size). ``audio`` is mono float32 at ``audio_rate`` Hz.
+    """
+
+    name: str
+    frames: list[np.ndarray]
+    fps: float
+    reference: list[np.ndarray] | None = None
+    source: np.ndarray | None = None
+    audio: np.ndarray | None = None
+    audio_rate: int = 16000
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    weights_dir: Path | None = None
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def cached(self, key: str, compute: Callable[[], T]) -> T:
+        """Compute ``key`` once per sample (landmarks, crops) and share it between metrics."""
+        if key not in self.cache:
+            self.cache[key] = compute()
+        return self.cache[key]
+
+    def has(self, need: str) -> bool:
+        """True when the input named by ``need`` ("ref", "source", "audio") is present."""
+        return {"ref": self.reference, "source": self.source, "audio": self.audio}.get(need) is not None
+
+
+@dataclass
+class MetricResult:
+    """A metric's numbers for one sample (or one aggregated row).
+
+    ``value`` is the headline number; ``extras`` are named secondary numbers (LSE-C, IS std,
+    best lag); ``per_frame`` feeds the report's curves; ``state`` is what ``aggregate`` pools
+    (e.g. Inception features for FID); ``notes`` are protocol remarks such as skipped frames.
+    """
+
+    value: float
+    extras: dict[str, float] = field(default_factory=dict)
+    per_frame: np.ndarray | None = None
+    state: Any = None
+    notes: list[str] = field(default_factory=list)
+
+
+class Metric(ABC):
+    """A registered metric: a functional core plus the declarations ``thead eval`` prints."""
+
+    name: ClassVar[str]
+    higher_is_better: ClassVar[bool | None]
+    needs: ClassVar[frozenset[str]] = frozenset()
+    protocol: ClassVar[dict[str, Any]]
+    #: weight set name -> {role: canonical file name}, for weight-needing metrics.
+    weights: ClassVar[dict[str, dict[str, str]]] = {}
+
+    @abstractmethod
+    def compute(self, sample: Sample) -> MetricResult:
+        """The metric on one sample."""
+
+    def aggregate(self, results: Sequence[MetricResult]) -> MetricResult:
+        """The table's mean row: the plain mean over samples (what survey tables report)."""
+        values = [r.value for r in results]
+        extras = {k: _nanmean([r.extras.get(k, math.nan) for r in results]) for k in results[0].extras} if results else {}
+        return MetricResult(_nanmean(values), extras)
+
+    def describe(self, sample: Sample | None = None) -> dict[str, Any]:
+        """Protocol printed with every number (subclasses add weights hashes once loaded)."""
+        return dict(self.protocol)
+
+
+def _nanmean(values: Sequence[float]) -> float:
+    finite = [v for v in values if not math.isnan(v)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
+def resolve_weight_files(name: str, files: dict[str, str], weights_dir: Path | None = None) -> dict[str, Path]:
+    """Local paths of weight set ``name`` by role.
+
+    With ``weights_dir`` the files are looked up there under their canonical names (the
+    pre-fetch fallback); otherwise ``thead.weights.resolve_files`` provides verified files.
+    """
+    if weights_dir is not None:
+        found = {role: Path(weights_dir) / fname for role, fname in files.items()}
+        missing = [str(path) for path in found.values() if not path.is_file()]
+        if missing:
+            raise WeightsError(f"weights for '{name}' not found: {', '.join(missing)}",
+                               f"put {', '.join(files.values())} in {weights_dir}, or run: thead fetch-weights {name}")
+        return found
+    try:
+        from thead.weights import resolve_files
+    except ImportError as exc:
+        raise WeightsError(f"weights '{name}' unavailable: the weights manager is not installed",
+                           f"pass --weights-dir DIR holding {', '.join(files.values())}") from exc
+    resolved = resolve_files(name)
+    by_name = {Path(key).name: Path(path) for key, path in resolved.items()}
+    out: dict[str, Path] = {}
+    for role, fname in files.items():
+        if fname not in by_name:
+            raise WeightsError(f"weight set '{name}' has no file {fname} (it has {', '.join(sorted(by_name))})",
+                               f"run: thead fetch-weights {name}")
+        out[role] = by_name[fname]
+    return out
+
+
+@lru_cache(maxsize=32)
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a weights file (cached; printed in protocols)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def frames_to_tensor(frames: Sequence[np.ndarray], dtype: torch.dtype = torch.float32,
+                     device: torch.device | str = "cpu") -> torch.Tensor:
+    """RGB uint8 frames [H, W, 3] to a tensor [N, 3, H, W] in 0..255."""
+    array = np.stack(frames) if not isinstance(frames, np.ndarray) else frames
+    return torch.from_numpy(np.ascontiguousarray(array)).to(device).permute(0, 3, 1, 2).to(dtype)
+
+
+def luma_pil(rgb: np.ndarray) -> np.ndarray:
+    """Grayscale the way PIL's ``convert('L')`` rounds: (299R + 587G + 114B + 500) // 1000."""
+    if rgb.ndim == 2:
+        return rgb
+    x = rgb.astype(np.int32)
+    return ((299 * x[..., 0] + 587 * x[..., 1] + 114 * x[..., 2] + 500) // 1000).astype(np.uint8)
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def parallel_map(fn: Callable[[Any], T], items: Sequence[Any]) -> list[T]:
+    """Map ``fn`` over ``items`` on a small shared thread pool (for GIL-releasing numpy/OpenCV work)."""
+    global _POOL
+    if len(items) < 2:
+        return [fn(item) for item in items]
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="thead-metrics")
+    return list(_POOL.map(fn, items))
