@@ -1,0 +1,214 @@
+"""drive-video from the command line: outputs users rely on, and every bad input of issue 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from thead.cli.app import main
+from thead.face import analyze_image
+from thead.io.image import write_image
+from thead.motion.extract import face_motion
+from thead.motion.procedural import animate, blink_curve, head_sway
+
+
+def run_cli(capsys, monkeypatch, *args: str) -> tuple[int, str, str]:
+    """Run ``thead ARGS`` in-process; returns (exit code, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["thead", *map(str, args)])
+    code = 0
+    try:
+        main()
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def probe(path: Path) -> str:
+    """ffmpeg's description of a media file (imageio-ffmpeg's bundled binary)."""
+    import imageio_ffmpeg
+
+    done = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True)
+    return done.stderr
+
+
+@pytest.fixture(scope="module")
+def portrait(tmp_path_factory, astronaut) -> Path:
+    path = tmp_path_factory.mktemp("inputs") / "astronaut.png"
+    write_image(path, astronaut)
+    return path
+
+
+@pytest.fixture(scope="module")
+def motion(tmp_path_factory, astronaut) -> Path:
+    base = face_motion(analyze_image(astronaut).points)
+    track = animate(base, 25.0, head_sway(20, 25.0, 10.0), blink_curve(20, 25.0, 60.0))
+    path = tmp_path_factory.mktemp("inputs") / "idle.motion.safetensors"
+    track.save(path)
+    return path
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if ".partial" in p.name)
+
+
+def test_drive_from_motion_track(capsys, monkeypatch, tmp_path, portrait, motion):
+    out = tmp_path / "out.mp4"
+    code, stdout, _ = run_cli(capsys, monkeypatch, "drive-video", portrait, motion, "-o", out, "--json")
+    assert code == 0
+    result = json.loads(stdout)
+    assert result["frames"] == 20 and result["fps"] == 25.0 and result["audio"] is False
+    info = probe(out)
+    assert "h264" in info and "yuv420p" in info and "512x512" in info and "Audio" not in info
+
+
+def test_refuses_existing_output_without_force(capsys, monkeypatch, tmp_path, portrait, motion):
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"keep me")
+    code, _, err = run_cli(capsys, monkeypatch, "drive-video", portrait, motion, "-o", out)
+    assert code == 3 and "--force" in err and out.read_bytes() == b"keep me"
+
+
+def _bad(capsys, monkeypatch, tmp_path, source, driving, out=None, code=3, needle=None, extra=()):
+    out = out or tmp_path / "out.mp4"
+    got, stdout, err = run_cli(capsys, monkeypatch, "drive-video", source, driving, "-o", out, *extra)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert got == code, err
+    assert lines and lines[-1].startswith("error: ") and len(lines) == 1, err
+    if needle:
+        assert needle in lines[-1]
+    assert not Path(out).exists() or Path(out) in (Path(source), Path(driving))
+    assert leftovers(Path(out).parent if Path(out).parent.exists() else tmp_path) == []
+    return lines[-1]
+
+
+def test_missing_file(capsys, monkeypatch, tmp_path, motion):
+    _bad(capsys, monkeypatch, tmp_path, tmp_path / "nope.jpg", motion, needle="nope.jpg")
+
+
+def test_text_file_named_jpg(capsys, monkeypatch, tmp_path, motion):
+    fake = tmp_path / "fake.jpg"
+    fake.write_text("hello")
+    _bad(capsys, monkeypatch, tmp_path, fake, motion, needle="fake.jpg")
+
+
+def test_zero_byte_file(capsys, monkeypatch, tmp_path, motion):
+    empty = tmp_path / "empty.png"
+    empty.touch()
+    _bad(capsys, monkeypatch, tmp_path, empty, motion, needle="empty.png")
+
+
+def test_image_without_face(capsys, monkeypatch, tmp_path, motion):
+    noise = tmp_path / "noise.png"
+    write_image(noise, np.random.default_rng(0).integers(0, 255, (300, 300, 3), dtype=np.uint8))
+    _bad(capsys, monkeypatch, tmp_path, noise, motion, needle="noise.png")
+
+
+def test_one_pixel_image(capsys, monkeypatch, tmp_path, motion):
+    tiny = tmp_path / "tiny.png"
+    write_image(tiny, np.zeros((1, 1, 3), np.uint8))
+    _bad(capsys, monkeypatch, tmp_path, tiny, motion, needle="tiny.png")
+
+
+def test_output_in_missing_directory(capsys, monkeypatch, tmp_path, portrait, motion):
+    _bad(capsys, monkeypatch, tmp_path, portrait, motion, out=tmp_path / "no" / "such" / "out.mp4", needle="mkdir")
+
+
+def test_output_in_read_only_directory(capsys, monkeypatch, tmp_path, portrait, motion):
+    import os
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as a user who can write anywhere (root)")
+        _bad(capsys, monkeypatch, tmp_path, portrait, motion, out=locked / "out.mp4", needle="not writable")
+    finally:
+        locked.chmod(0o700)
+
+
+def test_output_equal_to_input(capsys, monkeypatch, tmp_path, portrait, motion):
+    copy = tmp_path / "p.png"
+    copy.write_bytes(portrait.read_bytes())
+    before = copy.read_bytes()
+    _bad(capsys, monkeypatch, tmp_path, copy, motion, out=copy, needle="also an input")
+    assert copy.read_bytes() == before
+
+
+def test_unknown_backend_is_usage_error(capsys, monkeypatch, tmp_path, portrait, motion):
+    _bad(capsys, monkeypatch, tmp_path, portrait, motion, code=2, needle="unknown backend", extra=("--backend", "nope"))
+
+
+def test_cuda_unavailable_is_exit_5(capsys, monkeypatch, tmp_path, portrait, motion):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    code, _, err = run_cli(capsys, monkeypatch, "drive-video", portrait, motion, "-o", tmp_path / "o.mp4", "--device", "cuda")
+    assert code == 5 and err.startswith("error: ")
+
+
+@pytest.fixture(scope="module")
+def driving_clip(tmp_path_factory, astronaut) -> Path:
+    """A 1.6 s driving clip of the astronaut nodding, with a tone as audio; frames 12-17 show no face."""
+    import wave
+
+    from thead.io.video import VideoWriter
+
+    folder = tmp_path_factory.mktemp("clip")
+    tone = folder / "tone.wav"
+    with wave.open(str(tone), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(16000)
+        samples = (3000 * np.sin(2 * np.pi * 220 * np.arange(16000 * 2) / 16000)).astype(np.int16)
+        handle.writeframes(samples.tobytes())
+    clip = folder / "driving.mp4"
+    with VideoWriter(clip, 25.0, audio_from=tone) as writer:
+        for index in range(40):
+            frame = np.roll(astronaut, int(6 * np.sin(index / 4)), axis=0)
+            writer.write(np.full_like(frame, 128) if 12 <= index < 18 else frame)
+    return clip
+
+
+def test_face_disappearing_warns_and_keeps_going(capsys, monkeypatch, tmp_path, portrait, driving_clip):
+    out = tmp_path / "out.mp4"
+    code, stdout, err = run_cli(capsys, monkeypatch, "drive-video", portrait, driving_clip, "-o", out, "--json")
+    assert code == 0, err
+    result = json.loads(stdout)
+    assert result["frames"] == 40 and result["audio"] is True
+    assert "no face in 6 of 40" in err and "interpolated" in err
+    info = probe(out)
+    assert "aac" in info and "h264" in info
+
+
+def test_truncated_video(capsys, monkeypatch, tmp_path, portrait, driving_clip):
+    broken = tmp_path / "broken.mp4"
+    data = driving_clip.read_bytes()
+    broken.write_bytes(data[: len(data) // 2])
+    _bad(capsys, monkeypatch, tmp_path, portrait, broken, needle="broken.mp4")
+
+
+def test_no_video_stream(capsys, monkeypatch, tmp_path, portrait, driving_clip):
+    sound = driving_clip.parent / "tone.wav"
+    _bad(capsys, monkeypatch, tmp_path, portrait, sound, needle="tone.wav")
+
+
+def test_huge_image_is_handled_without_blowing_memory(capsys, monkeypatch, tmp_path, motion):
+    import resource
+
+    from PIL import Image
+
+    huge = tmp_path / "huge.png"
+    Image.new("RGB", (12000, 12000), (120, 110, 100)).save(huge)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    code, _, err = run_cli(capsys, monkeypatch, "drive-video", huge, motion, "-o", tmp_path / "o.mp4")
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert code == 3 and "huge.png" in err  # plain colour: downscaled, then no face found
+    assert grown_mb < 1500
