@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from thead.errors import UsageError
 from thead.motion.track import MotionTrack
 
 REGIONS = ("all", "pose", "exp", "eyes", "lips")
@@ -28,6 +29,26 @@ class DriveOptions:
     region: str = "all"
     paste_back: bool = True
     face_index: int = 0
+
+
+@dataclass(frozen=True)
+class FrameEdit:
+    """Changes to one motion frame, as ``thead edit`` takes them; None leaves a channel alone.
+
+    Angles are degrees added to the frame's pose; ``eyes`` and ``mouth`` are target openness
+    ratios (lid gap / eye width, inner-lip gap / mouth width); ``gaze`` is (x, y) in half eye
+    widths; ``smile`` is a strength about -1..1; ``expressions`` maps backend-specific
+    expression names to strengths.
+    """
+
+    yaw: float | None = None
+    pitch: float | None = None
+    roll: float | None = None
+    eyes: float | None = None
+    mouth: float | None = None
+    gaze: tuple[float, float] | None = None
+    smile: float | None = None
+    expressions: tuple[tuple[str, float], ...] = ()
 
 
 class Backend(ABC):
@@ -74,3 +95,7 @@ class Backend(ABC):
         options: DriveOptions,
     ) -> np.ndarray:
         """One RGB uint8 frame: the source moved by ``driving`` (relative to ``reference`` if given)."""
+
+    def apply_edit(self, frame: dict[str, np.ndarray], edit: FrameEdit) -> dict[str, np.ndarray]:
+        """``frame`` (a motion frame in this backend's space) with ``edit`` applied."""
+        raise UsageError(f"backend '{self.name}' cannot edit motion", "use --backend warp or liveportrait")

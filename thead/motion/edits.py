@@ -101,3 +101,17 @@ def set_pose(frame: dict[str, np.ndarray], yaw: float | None = None, pitch: floa
     """Set head angles in degrees (None keeps a channel)."""
     changes = {name: np.float32(value) for name, value in (("yaw", yaw), ("pitch", pitch), ("roll", roll)) if value is not None}
     return _with(frame, **changes)
+
+
+def apply_edit(frame: dict[str, np.ndarray], edit) -> dict[str, np.ndarray]:
+    """Apply a :class:`thead.backends.base.FrameEdit` to a ``landmarks``-space frame."""
+    if edit.smile is not None:
+        frame = add_smile(frame, edit.smile)
+    if edit.mouth is not None:
+        frame = set_mouth(frame, edit.mouth)
+    if edit.eyes is not None:
+        frame = set_eyes(frame, edit.eyes)
+    if edit.gaze is not None:
+        frame = set_gaze(frame, *edit.gaze)
+    angles = {k: float(frame[k]) + v for k in ("yaw", "pitch", "roll") if (v := getattr(edit, k)) is not None}
+    return set_pose(frame, **angles) if angles else frame
