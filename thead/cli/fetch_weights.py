@@ -1,0 +1,136 @@
+"""``thead fetch-weights``: install pinned, verified weight sets from the hub or a local mirror."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from thead.cli._options import Json, Quiet
+from thead.cli._output import Reporter
+from thead.errors import UsageError
+
+EXAMPLES = """
+Examples:
+
+  thead fetch-weights --list
+
+  thead fetch-weights liveportrait
+
+  thead fetch-weights --from /mnt/mirror --verify all     (mirror layout: DIR/<repo>/<path>)
+
+  thead fetch-weights --verify                             (re-hash everything cached, download nothing)
+
+  thead fetch-weights --dry-run --json fid-inception lpips-alex
+"""
+
+
+def fetch_weights(
+    names: Annotated[Optional[list[str]], typer.Argument(help="Weight sets from weights.toml, or 'all'.",
+                                                         show_default=False)] = None,
+    list_sets: Annotated[bool, typer.Option("--list", help="Show the weight sets: size, licence, cached or not.")] = False,
+    mirror: Annotated[Optional[Path], typer.Option("--from", help="Install from a local mirror laid out as "
+                                                   "DIR/<repo>/<path> instead of the hub.")] = None,
+    cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", envvar="THEAD_CACHE", help="Hub cache folder "
+                                                      "(default: HF_HUB_CACHE, or HF_HOME/hub).")] = None,
+    verify: Annotated[bool, typer.Option("--verify", help="Re-hash cached files (deleting bad ones); without --from "
+                                         "nothing is downloaded.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be fetched, change nothing.")] = False,
+    manifest_path: Annotated[Optional[Path], typer.Option("--manifest", envvar="THEAD_WEIGHTS_MANIFEST",
+                                                          help="Another weights.toml (default: thead's own).")] = None,
+    json_output: Json = False,
+    quiet: Quiet = False,
+) -> None:
+    """Download, verify (size + sha256) and cache the weights that neural backends and metrics load."""
+    from thead.weights.cache import hub_cache_dir
+    from thead.weights.fetch import Fetcher
+    from thead.weights.manifest import load_manifest
+
+    reporter = Reporter(quiet=quiet, json_mode=json_output)
+    manifest = load_manifest(manifest_path)
+    root = hub_cache_dir(cache_dir)
+    names = names or []
+    if mirror is not None and not mirror.is_dir():
+        raise UsageError(f"mirror folder {mirror} does not exist", "give a folder laid out as DIR/<repo>/<path>")
+    if verify and dry_run:
+        raise UsageError("--verify and --dry-run do not combine", "use one of them")
+    if list_sets:
+        _print_list(manifest.select(names or ["all"]), root, reporter)
+        return
+    if not names and not verify:
+        raise UsageError("name the weight sets to fetch, or 'all'", "see them with: thead fetch-weights --list")
+    sets = manifest.select(names or ["all"])
+    fetcher = Fetcher(cache_dir=root, notes=reporter, mirror=mirror)
+    if dry_run:
+        reports = fetcher.plan(sets)
+        _print_files(reports, root, reporter, dry_run=True)
+    elif verify and mirror is None:
+        reports = fetcher.verify(sets, require_all=bool(names))
+        _print_files(reports, root, reporter, dry_run=False)
+    else:
+        reports = fetcher.fetch(sets, rehash=verify)
+        _print_files(reports, root, reporter, dry_run=False)
+
+
+def _print_list(sets: list, root: Path, reporter: Reporter) -> None:
+    from thead.weights.cache import CacheLayout, is_stamped
+    from thead.weights.fetch import human_size
+
+    rows = []
+    for weight_set in sets:
+        states, sizes = [], []
+        for file in weight_set.files:
+            layout = CacheLayout(root, file)
+            local = layout.cached()
+            sizes.append(layout.expected().size)
+            states.append("no" if local is None else "yes" if is_stamped(root, local, layout.expected()) else "unverified")
+        if all(s == "yes" for s in states):
+            cached = "yes"
+        elif all(s == "no" for s in states):
+            cached = "no"
+        else:
+            cached = "unverified" if "no" not in states else f"{states.count('yes')}/{len(states)}"
+        rows.append({
+            "name": weight_set.name, "description": weight_set.description, "repo": weight_set.repo_id,
+            "revision": weight_set.revision, "size": None if None in sizes else sum(sizes), "license": weight_set.license,
+            "commercial_use": weight_set.commercial_use, "used_by": list(weight_set.used_by), "cached": cached,
+            "files": len(weight_set.files),
+            "trust_on_first_use": [f.path for f in weight_set.files if f.trust_on_first_use],
+        })
+    if reporter.json_mode:
+        reporter.result({"cache_dir": str(root), "sets": rows})
+        return
+    if reporter.quiet:
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"weight sets (cache: {root})", title_justify="left", box=None, pad_edge=False)
+    for column in ("name", "size", "license", "cached", "used by"):
+        table.add_column(column, justify="right" if column == "size" else "left", overflow="fold")
+    for row in rows:
+        licence = row["license"] if row["commercial_use"] else f"{row['license']} [bold red](non-commercial)[/]"
+        table.add_row(row["name"], human_size(row["size"]), licence, row["cached"], ", ".join(row["used_by"]))
+    Console(file=sys.stdout, highlight=False, soft_wrap=False).print(table)
+
+
+def _print_files(reports: list, root: Path, reporter: Reporter, dry_run: bool) -> None:
+    from thead.weights.fetch import human_size
+
+    to_fetch = [r for r in reports if r.status in ("copy", "download")]
+    payload = {"cache_dir": str(root), "dry_run": dry_run, "files": [r.as_dict() for r in reports]}
+    if dry_run:
+        unknown = any(r.file.size is None and r.size is None for r in to_fetch)
+        payload["bytes_to_fetch"] = None if unknown else sum(r.size or 0 for r in to_fetch)
+    lines = [f"{r.status:>10}  {r.set_name}: {r.file.path}  ({human_size(r.size)})" for r in reports]
+    if dry_run:
+        lines.append(f"{len(to_fetch)} of {len(reports)} files to fetch, "
+                     f"{human_size(payload['bytes_to_fetch'])} into {root}")
+    else:
+        lines.append(f"{len(reports)} files verified in {root}")
+    reporter.result(payload, "\n".join(lines))
+
+
+fetch_weights.__doc__ = (fetch_weights.__doc__ or "") + "\n" + EXAMPLES

@@ -1,0 +1,264 @@
+"""Fetch weight files into the hub cache, from the hub or a local mirror, verified by size and sha256.
+
+Every file is handled under a file lock, written to a ``.incomplete`` file first (resumed if a
+previous run was interrupted), hashed, and only then moved into place, so concurrent runs are
+safe and nothing half-written is ever visible at the snapshot path.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+from thead.errors import WeightsError
+from thead.weights.cache import CacheLayout, Pin, is_offline, is_stamped, sha256_file, write_stamp
+from thead.weights.manifest import WeightFile, WeightSet
+
+T = TypeVar("T")
+MIRROR_LAYOUT = "DIR/<repo>/<path>"
+
+
+class Notes(Protocol):
+    """What fetching tells the user (``thead.cli._output.Reporter`` fits)."""
+
+    def info(self, message: str) -> None: ...
+    def warn(self, message: str) -> None: ...
+    def progress(self, items: Iterable[T], total: int | None, description: str) -> Iterator[T]: ...
+
+
+@dataclass
+class FileReport:
+    """Outcome for one file: cached, verified, copied, downloaded, or a planned action in a dry run."""
+
+    set_name: str
+    file: WeightFile
+    status: str
+    local_path: Path | None = None
+    sha256: str | None = None
+    size: int | None = None
+    problem: str = ""
+
+    def as_dict(self) -> dict:
+        return {"set": self.set_name, "repo": self.file.repo_id, "revision": self.file.revision,
+                "path": self.file.path, "status": self.status, "sha256": self.sha256, "size": self.size,
+                "local_path": str(self.local_path) if self.local_path else None, "problem": self.problem or None}
+
+
+@dataclass
+class Fetcher:
+    """Installs and checks weight sets in one hub cache directory."""
+
+    cache_dir: Path
+    notes: Notes
+    mirror: Path | None = None
+
+    def fetch(self, sets: list[WeightSet], rehash: bool = False) -> list[FileReport]:
+        """Make every file of ``sets`` present and verified; raise after trying them all if any failed."""
+        jobs = [(s, f) for s in sets for f in s.files]
+        reports, failures = [], []
+        for weight_set, file in self.notes.progress(jobs, len(jobs), "fetching weights"):
+            try:
+                reports.append(self._fetch_file(weight_set.name, file, rehash))
+            except WeightsError as err:
+                failures.append((weight_set.name, err))
+        _raise_failures(failures)
+        return reports
+
+    def verify(self, sets: list[WeightSet], require_all: bool) -> list[FileReport]:
+        """Re-hash the cached files of ``sets``; delete mismatches; never download."""
+        jobs = [(s, f) for s in sets for f in s.files]
+        reports, failures = [], []
+        for weight_set, file in self.notes.progress(jobs, len(jobs), "verifying weights"):
+            layout = CacheLayout(self.cache_dir, file)
+            try:
+                with layout.lock():
+                    report = self._check_cached(weight_set.name, layout, rehash=True)
+                if report is None and require_all:
+                    raise WeightsError(f"{weight_set.name}: {file.path} is not cached in {self.cache_dir}",
+                                       f"run: thead fetch-weights {weight_set.name}")
+                if report is not None and report.status == "deleted":
+                    raise WeightsError(f"{weight_set.name}: cached {file.path} failed verification "
+                                       f"({report.problem}) and was deleted",
+                                       f"run: thead fetch-weights {weight_set.name}")
+                reports.append(report or FileReport(weight_set.name, file, "missing"))
+            except WeightsError as err:
+                failures.append((weight_set.name, err))
+        _raise_failures(failures)
+        return reports
+
+    def plan(self, sets: list[WeightSet]) -> list[FileReport]:
+        """What ``fetch`` would do, without hashing, copying or downloading anything."""
+        reports = []
+        for weight_set in sets:
+            for file in weight_set.files:
+                layout = CacheLayout(self.cache_dir, file)
+                pin = layout.expected()
+                cached = layout.cached()
+                if cached is not None and is_stamped(self.cache_dir, cached, pin):
+                    status = "cached"
+                elif cached is not None:
+                    status = "verify"
+                elif self.mirror is not None:
+                    source = self.mirror / file.repo_id / file.path
+                    status = "copy" if source.is_file() else "missing-in-mirror"
+                else:
+                    status = "download"
+                reports.append(FileReport(weight_set.name, file, status, cached, pin.sha256, pin.size))
+        return reports
+
+    def _fetch_file(self, set_name: str, file: WeightFile, rehash: bool) -> FileReport:
+        layout = CacheLayout(self.cache_dir, file)
+        with layout.lock():
+            report = self._check_cached(set_name, layout, rehash)
+            if report is not None and report.status != "deleted":
+                return report
+            if self.mirror is not None:
+                return self._copy_from_mirror(set_name, layout)
+            return self._download(set_name, layout)
+
+    def _check_cached(self, set_name: str, layout: CacheLayout, rehash: bool) -> FileReport | None:
+        """Report on a cached file: good, or ``deleted`` because it failed verification; None if absent."""
+        cached = layout.cached()
+        if cached is None:
+            return None
+        pin = layout.expected()
+        if not rehash and is_stamped(self.cache_dir, cached, pin):
+            return FileReport(set_name, layout.file, "cached", cached, pin.sha256, cached.stat().st_size)
+        size = cached.stat().st_size
+        sha = sha256_file(cached)
+        problem = _mismatch(pin, sha, size)
+        if problem:
+            layout.remove()
+            self.notes.warn(f"{set_name}: cached {layout.file.path} failed verification ({problem}); deleted it")
+            return FileReport(set_name, layout.file, "deleted", None, sha, size, problem)
+        self._record(set_name, layout, sha, size)
+        return FileReport(set_name, layout.file, "verified", cached, sha, size)
+
+    def _copy_from_mirror(self, set_name: str, layout: CacheLayout) -> FileReport:
+        assert self.mirror is not None
+        file = layout.file
+        source = self.mirror / file.repo_id / file.path
+        if not source.is_file():
+            raise WeightsError(f"{set_name}: {source} is not in the mirror",
+                               f"lay the mirror out as {MIRROR_LAYOUT}, e.g. hf download {file.repo_id} "
+                               f"--revision {file.revision} --local-dir {self.mirror / file.repo_id}")
+        pin = layout.expected()
+        size = source.stat().st_size
+        if pin.size is not None and size != pin.size:
+            raise WeightsError(f"{set_name}: mirror file {source} has {size} bytes, expected {pin.size} "
+                               "(truncated or a different file); nothing was installed",
+                               "replace the mirror file with the pinned revision")
+        partial = layout.incomplete
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        resumed = partial.stat().st_size if partial.exists() else 0
+        copy_resumable(source, partial)
+        sha = sha256_file(partial)
+        if pin.sha256 and sha != pin.sha256 and resumed:
+            partial.unlink()  # the earlier partial was not a prefix of this file: start over once
+            copy_resumable(source, partial)
+            sha = sha256_file(partial)
+        problem = _mismatch(pin, sha, size)
+        if problem:
+            partial.unlink()
+            raise WeightsError(f"{set_name}: {source} failed verification ({problem}); the copy was deleted",
+                               "replace the mirror file with the pinned revision")
+        local = layout.place(partial, sha)
+        self._record(set_name, layout, sha, size)
+        self.notes.info(f"{set_name}: installed {file.path} from the mirror ({human_size(size)})")
+        return FileReport(set_name, file, "copied", local, sha, size)
+
+    def _download(self, set_name: str, layout: CacheLayout) -> FileReport:
+        file = layout.file
+        hint = (f"copy the files to a mirror laid out as {MIRROR_LAYOUT} and run: "
+                f"thead fetch-weights --from DIR {set_name}")
+        if is_offline():
+            raise WeightsError(f"{set_name}: {file.path} is not cached in {self.cache_dir} and HF_HUB_OFFLINE is set",
+                               hint)
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+        try:
+            local = Path(hf_hub_download(file.repo_id, file.path, revision=file.revision,
+                                         cache_dir=str(self.cache_dir)))
+        except LocalEntryNotFoundError as exc:
+            raise WeightsError(f"{set_name}: cannot reach the hub for {file.repo_id}/{file.path} and it is not cached",
+                               hint) from exc
+        except (HfHubHTTPError, OSError) as exc:
+            raise WeightsError(f"{set_name}: download of {file.repo_id}/{file.path}@{file.revision[:8]} failed "
+                               f"({str(exc).splitlines()[0]})", hint) from exc
+        size = local.stat().st_size
+        sha = sha256_file(local)
+        problem = _mismatch(layout.expected(), sha, size)
+        if problem:
+            layout.remove()
+            raise WeightsError(f"{set_name}: downloaded {file.path} failed verification ({problem}); deleted it",
+                               "check the manifest pin or report the changed upstream file")
+        self._record(set_name, layout, sha, size)
+        self.notes.info(f"{set_name}: downloaded {file.path} ({human_size(size)})")
+        return FileReport(set_name, file, "downloaded", local, sha, size)
+
+    def _record(self, set_name: str, layout: CacheLayout, sha: str, size: int) -> None:
+        """Stamp a verified file; on first use of an unpinned hash or size, record it loudly."""
+        file = layout.file
+        if file.sha256 is None or file.size is None:
+            recorded = layout.expected()
+            if recorded.sha256 is None or recorded.size is None:
+                layout.record_pin(sha, size)
+                if file.sha256 is None:
+                    self.notes.warn(f"TRUST ON FIRST USE: {set_name}: {file.repo_id}/{file.path}@{file.revision[:8]} "
+                                    f"has no published sha256; recorded {sha} ({size} bytes) in "
+                                    f"{layout.pin_path}. Compare it with a trusted copy.")
+        cached = layout.cached()
+        if cached is not None:
+            write_stamp(self.cache_dir, cached, sha)
+
+
+def copy_resumable(source: Path, partial: Path) -> int:
+    """Append to ``partial`` the bytes of ``source`` it does not have yet; return how many were copied."""
+    total = source.stat().st_size
+    done = partial.stat().st_size if partial.exists() else 0
+    if done > total:
+        partial.unlink()
+        done = 0
+    with open(source, "rb") as src, open(partial, "ab") as dst:
+        src.seek(done)
+        shutil.copyfileobj(src, dst, 1 << 20)
+        dst.flush()
+        os.fsync(dst.fileno())
+    return total - done
+
+
+def _mismatch(pin: Pin, sha: str, size: int) -> str:
+    if pin.size is not None and size != pin.size:
+        return f"{size} bytes, expected {pin.size}"
+    if pin.sha256 is not None and sha != pin.sha256:
+        return f"sha256 {sha[:12]}…, expected {pin.sha256[:12]}…"
+    return ""
+
+
+def _raise_failures(failures: list[tuple[str, WeightsError]]) -> None:
+    if not failures:
+        return
+    if len(failures) == 1:
+        raise failures[0][1]
+    names = " ".join(dict.fromkeys(name for name, _ in failures))
+    first = failures[0][1]
+    raise WeightsError(f"{len(failures)} weight files failed; first: {first.message}",
+                       first.hint if len({n for n, _ in failures}) == 1 else f"run: thead fetch-weights {names}")
+
+
+def human_size(size: int | None) -> str:
+    """Bytes as B/kB/MB/GB (powers of 1000, as the hub shows them)."""
+    if size is None:
+        return "size unknown"
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"
+
