@@ -1,0 +1,158 @@
+"""Convolution blocks shared by LivePortrait's appearance extractor and warping module.
+
+Attribute names follow the official checkpoints (``conv``, ``norm``, ``conv1``...), so state dicts
+load strictly. Every block that ends in conv -> BatchNorm can fold the (eval-mode) norm into the
+convolution with :meth:`fold_norm`; :func:`fold_batch_norms` applies it to a whole network.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@torch.no_grad()
+def fold_conv_bn(conv: nn.Conv2d | nn.Conv3d, norm: nn.BatchNorm2d | nn.BatchNorm3d) -> None:
+    """Fold an eval-mode BatchNorm that follows ``conv`` into the convolution's weight and bias."""
+    scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(norm.running_mean)
+    conv.weight.mul_(scale.reshape(-1, *([1] * (conv.weight.dim() - 1))))
+    conv.bias = nn.Parameter((bias - norm.running_mean) * scale + norm.bias)
+
+
+def fold_batch_norms(module: nn.Module) -> None:
+    """Fold every conv -> BatchNorm pair of ``module`` (eval only; the state dict changes)."""
+    for child in list(module.modules()):
+        fold = getattr(child, "fold_norm", None)
+        if callable(fold):
+            fold()
+
+
+class ConvNormBlock(nn.Module):
+    """Base for ``conv -> norm -> ...`` blocks whose norm can be folded for inference."""
+
+    conv: nn.Conv2d | nn.Conv3d
+    norm: nn.Module
+
+    def fold_norm(self) -> None:
+        if isinstance(self.norm, nn.modules.batchnorm._BatchNorm):
+            fold_conv_bn(self.conv, self.norm)
+            self.norm = nn.Identity()
+
+
+class SameBlock2d(ConvNormBlock):
+    """conv -> BN -> ReLU (or LeakyReLU 0.01), resolution preserved."""
+
+    def __init__(self, in_features: int, out_features: int, kernel_size: int = 3, padding: int = 1,
+                 lrelu: bool = False) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_features, out_features, kernel_size=kernel_size, padding=padding)
+        self.norm = nn.BatchNorm2d(out_features, affine=True)
+        self.ac = nn.LeakyReLU() if lrelu else nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.ac(self.norm(self.conv(x)))
+
+
+class DownBlock2d(ConvNormBlock):
+    """conv -> BN -> ReLU -> 2x2 average pooling."""
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_features, out_features, kernel_size=3, padding=1)
+        self.norm = nn.BatchNorm2d(out_features, affine=True)
+        self.pool = nn.AvgPool2d(kernel_size=(2, 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(F.relu(self.norm(self.conv(x))))
+
+
+class DownBlock3d(ConvNormBlock):
+    """3D conv -> BN -> ReLU -> average pooling over H and W only."""
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv3d(in_features, out_features, kernel_size=3, padding=1)
+        self.norm = nn.BatchNorm3d(out_features, affine=True)
+        self.pool = nn.AvgPool3d(kernel_size=(1, 2, 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(F.relu(self.norm(self.conv(x))))
+
+
+class UpBlock3d(ConvNormBlock):
+    """Nearest x2 upsampling of H and W -> 3D conv -> BN -> ReLU."""
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv3d(in_features, out_features, kernel_size=3, padding=1)
+        self.norm = nn.BatchNorm3d(out_features, affine=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.norm(self.conv(F.interpolate(x, scale_factor=(1.0, 2.0, 2.0)))))
+
+
+class ResBlock3d(nn.Module):
+    """Pre-activation residual block: BN, ReLU, conv, BN, ReLU, conv, plus the input."""
+
+    def __init__(self, features: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv3d(features, features, kernel_size=3, padding=1)
+        self.conv2 = nn.Conv3d(features, features, kernel_size=3, padding=1)
+        self.norm1 = nn.BatchNorm3d(features, affine=True)
+        self.norm2 = nn.BatchNorm3d(features, affine=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv1(F.relu(self.norm1(x)))
+        return self.conv2(F.relu(self.norm2(out))) + x
+
+    def fold_norm(self) -> None:
+        """Fold ``norm2`` into ``conv1`` (``norm1`` acts on the residual input and stays)."""
+        if isinstance(self.norm2, nn.BatchNorm3d):
+            fold_conv_bn(self.conv1, self.norm2)
+            self.norm2 = nn.Identity()
+
+
+class Hourglass3d(nn.Module):
+    """U-Net over a [B, C, D, H, W] volume that pools and upsamples only H and W.
+
+    ``encoder.down_blocks`` and ``decoder.up_blocks``/``conv``/``norm`` match the official keys;
+    the output has ``block_expansion + in_features`` channels (the input is concatenated last).
+    """
+
+    def __init__(self, block_expansion: int, in_features: int, num_blocks: int, max_features: int) -> None:
+        super().__init__()
+
+        def width(level: int) -> int:
+            return min(max_features, block_expansion * 2**level)
+
+        self.encoder = nn.Module()
+        self.encoder.down_blocks = nn.ModuleList(
+            DownBlock3d(in_features if i == 0 else width(i), width(i + 1)) for i in range(num_blocks)
+        )
+        self.decoder = _HourglassDecoder(
+            [UpBlock3d((1 if i == num_blocks - 1 else 2) * width(i + 1), width(i)) for i in reversed(range(num_blocks))],
+            block_expansion + in_features,
+        )
+        self.out_filters = block_expansion + in_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = [x]
+        for block in self.encoder.down_blocks:
+            skips.append(block(skips[-1]))
+        return self.decoder(skips)
+
+
+class _HourglassDecoder(ConvNormBlock):
+    def __init__(self, up_blocks: list[UpBlock3d], out_filters: int) -> None:
+        super().__init__()
+        self.up_blocks = nn.ModuleList(up_blocks)
+        self.conv = nn.Conv3d(out_filters, out_filters, kernel_size=3, padding=1)
+        self.norm = nn.BatchNorm3d(out_filters, affine=True)
+
+    def forward(self, skips: list[torch.Tensor]) -> torch.Tensor:
+        out = skips[-1]
+        for block, skip in zip(self.up_blocks, reversed(skips[:-1])):
+            out = torch.cat([block(out), skip], dim=1)
+        return F.relu(self.norm(self.conv(out)))
