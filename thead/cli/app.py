@@ -8,7 +8,7 @@ import sys
 import typer
 
 from thead import __version__
-from thead.cli import drive_video, eval as eval_cmd, fetch_weights
+from thead.cli import drive_video, edit, eval as eval_cmd, fetch_weights
 from thead.cli._output import stderr
 from thead.errors import TheadError
 
@@ -20,6 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("drive-video")(drive_video.drive_video)
+app.command("edit")(edit.edit)
 app.command("eval")(eval_cmd.eval_command)
 app.command("fetch-weights")(fetch_weights.fetch_weights)
 

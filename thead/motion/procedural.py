@@ -54,3 +54,13 @@ def animate(base: dict[str, np.ndarray], fps: float, yaw_pitch_roll: np.ndarray,
         frames.append(frame)
     channels = {name: np.stack([np.asarray(f[name], np.float32) for f in frames]) for name in base}
     return MotionTrack(fps=fps, space=space, channels=channels)
+
+
+def blink_closure(t: float, onsets: tuple[float, ...] | list[float]) -> float:
+    """Eye-closure amount (0..1) at time ``t`` for blinks starting at ``onsets`` (seconds)."""
+    closure = 0.0
+    for onset in onsets:
+        phase = (t - onset) / BLINK_SECONDS
+        if 0.0 <= phase <= 1.0:
+            closure = max(closure, float(np.sin(np.pi * phase) ** 0.7))
+    return closure
