@@ -10,19 +10,6 @@ import typer
 from thead.cli._options import Device, Force, Json, Quiet
 from thead.cli._output import Reporter
 
-EXAMPLES = """
-Examples:
-
-  thead drive-video portrait.jpg driving.mp4 -o out.mp4
-
-  thead drive-video portrait.jpg driving.mp4 -o out.mp4 --motion-out driving.motion.safetensors
-
-  thead drive-video portrait.jpg driving.motion.safetensors -o out.mp4 --region lips --no-audio
-
-  thead drive-video source.mp4 driving.mp4 -o v2v.mp4 --crop-only --json
-"""
-
-
 def drive_video(
     source: Annotated[Path, typer.Argument(help="Portrait image, or a video (video-to-video).", show_default=False)],
     driving: Annotated[Path, typer.Argument(help="Driving video, image, or motion track (.motion.safetensors/.npz).")],
@@ -41,7 +28,15 @@ def drive_video(
     json_output: Json = False,
     quiet: Quiet = False,
 ) -> None:
-    """Animate SOURCE with the head motion, expressions, blinks and mouth of DRIVING."""
+    """Animate SOURCE with the head motion, expressions, blinks and mouth of DRIVING.
+
+    \b
+    Examples:
+      thead drive-video portrait.jpg driving.mp4 -o out.mp4
+      thead drive-video portrait.jpg driving.mp4 -o out.mp4 --motion-out driving.motion.safetensors
+      thead drive-video portrait.jpg driving.motion.safetensors -o lips.mp4 --region lips --no-audio
+      thead drive-video source.mp4 driving.mp4 -o v2v.mp4 --crop-only --json
+    """
     from thead.pipelines.drive_video import drive_video as run
 
     reporter = Reporter(quiet=quiet, json_mode=json_output)
@@ -52,6 +47,3 @@ def drive_video(
     )
     total = sum(result.timings.values())
     reporter.result(result.to_dict(), f"{result.output}  ({result.frames} frames, {result.fps:g} fps, {total:.1f} s)")
-
-
-drive_video.__doc__ = (drive_video.__doc__ or "") + "\n" + EXAMPLES
