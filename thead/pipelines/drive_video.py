@@ -22,6 +22,7 @@ from thead.device import resolve_device
 from thead.errors import BadInputError, UsageError
 from thead.io.atomic import atomic_path, check_output_path
 from thead.motion.track import MotionTrack, is_motion_path
+from thead.pipelines.provenance import provenance
 from thead.pipelines.media import IMAGE_SUFFIXES, media_kind, open_source
 
 
@@ -104,7 +105,7 @@ def drive_video(
         if still:
             from thead.io.image import write_image
 
-            write_image(out, next(iter(frames)))
+            write_image(out, next(iter(frames)), metadata=provenance("drive-video", backend))
             result.frames = 1
         else:
             result.frames = _encode(out, reporter.progress(frames, frame_total, "rendering"), track.fps, audio_from, backend)
@@ -151,8 +152,7 @@ def _render(engine: Backend, src, prepared, track: MotionTrack, reference, optio
 def _encode(out: Path, frames, fps: float, audio_from: Path | None, backend: str) -> int:
     from thead.io.video import VideoWriter
 
-    metadata = {"comment": f"thead {__version__} drive-video backend={backend} synthetic=true"}
-    with VideoWriter(out, fps, audio_from=audio_from, metadata=metadata) as writer:
+    with VideoWriter(out, fps, audio_from=audio_from, metadata=provenance("drive-video", backend)) as writer:
         for frame in frames:
             writer.write(frame)
         return writer.frames_written

@@ -25,6 +25,7 @@ from thead.errors import BadInputError, UsageError
 from thead.io.atomic import atomic_path, check_output_path
 from thead.motion.procedural import blink_closure
 from thead.motion.track import MotionTrack, is_motion_path
+from thead.pipelines.provenance import provenance
 from thead.pipelines.media import IMAGE_SUFFIXES, media_kind, open_source
 
 RAMP_SECONDS = 0.2
@@ -168,7 +169,7 @@ def edit(
         frame = engine.render(prepared, edit_frame(engine, base, schedule.steps(0.0)), base, options)
         from thead.io.image import write_image
 
-        write_image(out, frame)
+        write_image(out, frame, metadata=provenance("edit", backend))
         result.frames = 1
         return result
 
@@ -189,9 +190,8 @@ def edit(
     from thead.io.audio import has_audio
     from thead.io.video import VideoWriter
 
-    metadata = {"comment": f"thead {__version__} edit backend={backend} synthetic=true"}
     with VideoWriter(out, fps, audio_from=audio_from if audio_from and has_audio(audio_from) else None,
-                     metadata=metadata) as writer:
+                     metadata=provenance("edit", backend)) as writer:
         for frame in reporter.progress(frames, total, "rendering edit"):
             writer.write(frame)
         result.frames = writer.frames_written

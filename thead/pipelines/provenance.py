@@ -1,0 +1,24 @@
+"""Provenance written into every produced media file: AI-generated content is labelled."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+
+from thead import __version__
+
+
+def provenance(command: str, backend: str, seed: int | None = None, weights: dict[str, str] | None = None) -> dict[str, str]:
+    """Metadata tags: thead version, command and its arguments, backend, weights, seed, ``synthetic=true``."""
+    tags = {
+        "synthetic": "true",
+        "software": f"thead {__version__}",
+        "thead_command": command,
+        "thead_backend": backend,
+        "thead_cmdline": shlex.join(["thead", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("thead") else "",
+    }
+    if seed is not None:
+        tags["thead_seed"] = str(seed)
+    if weights:
+        tags["thead_weights"] = ",".join(f"{name}={digest}" for name, digest in sorted(weights.items()))
+    return {key: value for key, value in tags.items() if value}
