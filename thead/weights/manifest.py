@@ -24,7 +24,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from thead.errors import WeightsError
 
@@ -188,9 +188,9 @@ def _parse_file(entry: object, repo_id: str, revision: str, where: "_Locator") -
 
 def _check_path(path: str, where: "_Locator") -> None:
     """Refuse paths that could leave the cache: absolute, drive-qualified, backslashes or ``..``."""
-    parts = PurePosixPath(path).parts
+    parts = path.split("/")
     if (not path or path.startswith(("/", "~")) or "\\" in path or re.match(r"^[A-Za-z]:", path)
-            or any(p in ("..", ".") for p in parts) or "//" in path or path.endswith("/")):
+            or any(p in ("", ".", "..") for p in parts)):
         where.fail(f"file path {path!r} must be relative inside the repo (no '..', no absolute path)", path)
 
 
@@ -221,7 +221,8 @@ class _Locator:
             end = next((i for i in range(self.start + 1, len(self.lines))
                         if self.lines[i].lstrip().startswith("[") and not self.lines[i].lstrip().startswith("[[")),
                        len(self.lines))
-            line = next((i for i in range(self.start, end) if needle in self.lines[i]), self.start)
+            variants = (needle, needle.replace("\\", "\\\\"))  # as written in a TOML basic string
+            line = next((i for i in range(self.start, end) if any(v in self.lines[i] for v in variants)), self.start)
         raise WeightsError(f"{self.source}: line {line + 1}: {message}", "fix the weights manifest")
 
 

@@ -1,0 +1,253 @@
+"""Fetching without network: a local mirror, the hub cache layout, tampering, truncation, resume, two processes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from huggingface_hub import hf_hub_download, try_to_load_from_cache
+
+from thead.errors import WeightsError
+from thead.weights import parse_manifest, resolve_files
+from thead.weights.cache import CacheLayout
+from thead.weights.fetch import Fetcher, copy_resumable
+
+REPO = Path(__file__).resolve().parents[1]
+REVISION = "0123456789abcdef0123456789abcdef01234567"
+
+
+class Notes:
+    """Collects what the fetcher tells the user."""
+
+    def __init__(self) -> None:
+        self.infos: list[str] = []
+        self.warnings: list[str] = []
+
+    def info(self, message: str) -> None:
+        self.infos.append(message)
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+    def progress(self, items, total, description):
+        yield from items
+
+
+def write_mirror(root: Path, files: dict[str, bytes], repo: str = "acme/tiny") -> None:
+    for path, data in files.items():
+        target = root / repo / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def manifest_text(files: dict[str, bytes], tofu: tuple[str, ...] = ()) -> str:
+    rows = []
+    for path, data in files.items():
+        if path in tofu:
+            rows.append(f'  {{ path = "{path}", sha256 = "" }},')
+        else:
+            rows.append(f'  {{ path = "{path}", size = {len(data)}, sha256 = "{hashlib.sha256(data).hexdigest()}" }},')
+    return "\n".join([
+        "[tiny]", 'description = "test set"', 'repo = "acme/tiny"', f'revision = "{REVISION}"', 'license = "MIT"',
+        "commercial_use = true", 'used_by = ["test"]', "files = [", *rows, "]", ""])
+
+
+@pytest.fixture
+def files() -> dict[str, bytes]:
+    rng = __import__("random").Random(0)
+    return {"sub/model.bin": rng.randbytes(300_000), "config.json": b'{"layers": 2}\n'}
+
+
+@pytest.fixture
+def env(tmp_path, files, monkeypatch):
+    """A mirror, a manifest describing it, and an empty hub cache."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    mirror, cache = tmp_path / "mirror", tmp_path / "cache"
+    write_mirror(mirror, files)
+    manifest = parse_manifest(manifest_text(files, tofu=("config.json",)), "test.toml")
+    return manifest, mirror, cache
+
+
+def fetch(manifest, cache, mirror=None, rehash=False):
+    notes = Notes()
+    reports = Fetcher(cache_dir=cache, notes=notes, mirror=mirror).fetch([manifest.get("tiny")], rehash=rehash)
+    return reports, notes
+
+
+def test_mirror_install_lands_in_the_hub_cache_layout(env, files):
+    manifest, mirror, cache = env
+    reports, notes = fetch(manifest, cache, mirror)
+    assert [r.status for r in reports] == ["copied", "copied"]
+    found = hf_hub_download("acme/tiny", "sub/model.bin", revision=REVISION, cache_dir=cache, local_files_only=True)
+    assert Path(found).read_bytes() == files["sub/model.bin"]
+    cached = try_to_load_from_cache("acme/tiny", "config.json", cache_dir=cache, revision=REVISION)
+    assert Path(cached).read_bytes() == files["config.json"]
+    blob = cache / "models--acme--tiny" / "blobs" / hashlib.sha256(files["sub/model.bin"]).hexdigest()
+    assert blob.is_file() and Path(found).resolve() == blob
+    resolved = resolve_files("tiny", cache_dir=cache, manifest=manifest)
+    assert set(resolved) == {"sub/model.bin", "config.json"}
+    assert not list(cache.rglob("*.incomplete"))
+
+
+def test_second_run_is_a_no_op(env):
+    manifest, mirror, cache = env
+    fetch(manifest, cache, mirror)
+    reports, notes = fetch(manifest, cache, mirror)
+    assert [r.status for r in reports] == ["cached", "cached"] and not notes.infos
+
+
+def test_trust_on_first_use_records_the_hash_loudly_and_enforces_it(env, files):
+    manifest, mirror, cache = env
+    _, notes = fetch(manifest, cache, mirror)
+    assert len(notes.warnings) == 1 and "TRUST ON FIRST USE" in notes.warnings[0]
+    assert hashlib.sha256(files["config.json"]).hexdigest() in notes.warnings[0]
+    CacheLayout(cache, manifest.get("tiny").files[1]).remove()
+    (mirror / "acme/tiny/config.json").write_bytes(b'{"layers": 3}\n')  # same size, other content
+    with pytest.raises(WeightsError, match="config.json failed verification"):
+        fetch(manifest, cache, mirror)
+
+
+def test_tampered_mirror_file_is_refused_and_nothing_is_left(env, files):
+    manifest, mirror, cache = env
+    data = bytearray(files["sub/model.bin"])
+    data[1000] ^= 0xFF
+    (mirror / "acme/tiny/sub/model.bin").write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match=r"model\.bin failed verification \(sha256 .*; the copy was deleted"):
+        fetch(manifest, cache, mirror)
+    assert not list((cache / "models--acme--tiny").rglob("model.bin*"))
+    assert not list(cache.rglob("*.incomplete"))
+
+
+def test_truncated_mirror_file_is_refused_before_copying(env, files):
+    manifest, mirror, cache = env
+    (mirror / "acme/tiny/sub/model.bin").write_bytes(files["sub/model.bin"][:1000])
+    with pytest.raises(WeightsError, match=r"has 1000 bytes, expected 300000 \(truncated"):
+        fetch(manifest, cache, mirror)
+    assert CacheLayout(cache, manifest.get("tiny").files[0]).cached() is None
+
+
+def test_tampered_cache_file_is_refused_then_deleted_by_verify(env, files):
+    manifest, mirror, cache = env
+    fetch(manifest, cache, mirror)
+    local = resolve_files("tiny", cache_dir=cache, manifest=manifest)["sub/model.bin"]
+    stat = local.stat()
+    data = bytearray(local.read_bytes())
+    data[5] ^= 0x01
+    local.resolve().write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="not verified or changed since") as err:
+        resolve_files("tiny", cache_dir=cache, manifest=manifest)
+    assert err.value.hint == "run: thead fetch-weights tiny"
+    os.utime(local.resolve(), ns=(stat.st_atime_ns, stat.st_mtime_ns))  # a tamperer restoring the mtime
+    notes = Notes()
+    with pytest.raises(WeightsError, match="model.bin failed verification .* and was deleted") as err:
+        Fetcher(cache_dir=cache, notes=notes).verify([manifest.get("tiny")], require_all=True)
+    assert err.value.exit_code == 4 and "deleted it" in notes.warnings[0]
+    assert not local.exists() and CacheLayout(cache, manifest.get("tiny").files[0]).cached() is None
+
+
+def test_refetch_replaces_a_truncated_cache_file(env, files):
+    manifest, mirror, cache = env
+    fetch(manifest, cache, mirror)
+    local = resolve_files("tiny", cache_dir=cache, manifest=manifest)["sub/model.bin"]
+    local.resolve().write_bytes(files["sub/model.bin"][:5000])
+    reports, notes = fetch(manifest, cache, mirror)
+    assert reports[0].status == "copied" and "deleted it" in notes.warnings[0]
+    assert local.read_bytes() == files["sub/model.bin"]
+
+
+def test_copy_resumes_from_a_partial_file(tmp_path, files):
+    source, partial = tmp_path / "source.bin", tmp_path / "x.incomplete"
+    source.write_bytes(files["sub/model.bin"])
+    partial.write_bytes(files["sub/model.bin"][:120_000])
+    assert copy_resumable(source, partial) == 180_000
+    assert partial.read_bytes() == files["sub/model.bin"]
+
+
+def test_interrupted_install_resumes_and_a_bad_partial_restarts(env, files):
+    manifest, mirror, cache = env
+    layout = CacheLayout(cache, manifest.get("tiny").files[0])
+    layout.incomplete.parent.mkdir(parents=True)
+    layout.incomplete.write_bytes(files["sub/model.bin"][:100_000])
+    assert fetch(manifest, cache, mirror)[0][0].status == "copied"
+    assert resolve_files("tiny", cache_dir=cache, manifest=manifest)["sub/model.bin"].read_bytes() == files["sub/model.bin"]
+    layout.remove()
+    layout.incomplete.write_bytes(b"garbage" * 1000)
+    assert fetch(manifest, cache, mirror)[0][0].status == "copied"
+    assert not layout.incomplete.exists()
+
+
+def test_two_processes_install_the_same_set_safely(tmp_path):
+    big = {"sub/model.bin": os.urandom(24_000_000), "config.json": b"{}\n"}
+    mirror, cache = tmp_path / "mirror", tmp_path / "cache"
+    write_mirror(mirror, big)
+    (tmp_path / "m.toml").write_text(manifest_text(big))
+    script = ("import sys; from pathlib import Path; from thead.weights import load_manifest;"
+              "from thead.weights.fetch import Fetcher; from thead.cli._output import Reporter;"
+              "m = load_manifest(sys.argv[1]);"
+              "r = Fetcher(Path(sys.argv[2]), Reporter(quiet=True), Path(sys.argv[3])).fetch([m.get('tiny')]);"
+              "print(' '.join(x.status for x in r))")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "m.toml"), str(cache), str(mirror)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    statuses = sorted(out.split()[0] for out, _ in outputs)
+    assert statuses in (["cached", "copied"], ["copied", "copied"])
+    manifest = parse_manifest(manifest_text(big))
+    local = resolve_files("tiny", cache_dir=cache, manifest=manifest)["sub/model.bin"]
+    assert hashlib.sha256(local.read_bytes()).hexdigest() == hashlib.sha256(big["sub/model.bin"]).hexdigest()
+    assert not list(cache.rglob("*.incomplete")) and not list(cache.rglob("*.tmp"))
+
+
+def test_not_cached_and_offline_says_how_to_use_a_mirror(env, monkeypatch):
+    manifest, _, cache = env
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(WeightsError, match="not cached .* HF_HUB_OFFLINE is set") as err:
+        fetch(manifest, cache)
+    assert "thead fetch-weights --from DIR tiny" in err.value.hint and "DIR/<repo>/<path>" in err.value.hint
+    with pytest.raises(WeightsError, match="not installed") as err:
+        resolve_files("tiny", cache_dir=cache, manifest=manifest)
+    assert err.value.hint.startswith("run: thead fetch-weights tiny") and "--from DIR" in err.value.hint
+
+
+def test_missing_mirror_file_names_the_layout(env):
+    manifest, mirror, cache = env
+    (mirror / "acme/tiny/config.json").unlink()
+    with pytest.raises(WeightsError, match="config.json is not in the mirror") as err:
+        fetch(manifest, cache, mirror)
+    assert "DIR/<repo>/<path>" in err.value.hint
+
+
+def test_hub_download_is_verified_and_a_bad_file_deleted(env, files, monkeypatch):
+    """The network path, with hf_hub_download replaced by a fake that writes into the cache."""
+    import huggingface_hub
+
+    manifest, _, cache = env
+    served = dict(files)
+
+    def fake_download(repo_id, filename, revision, cache_dir):
+        layout = CacheLayout(Path(cache_dir), next(f for f in manifest.get("tiny").files if f.path == filename))
+        tmp = layout.incomplete
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(served[filename])
+        return str(layout.place(tmp, hashlib.sha256(served[filename]).hexdigest()))
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    reports, _ = fetch(manifest, cache)
+    assert [r.status for r in reports] == ["downloaded", "downloaded"]
+    CacheLayout(cache, manifest.get("tiny").files[0]).remove()
+    served["sub/model.bin"] = b"x" * len(files["sub/model.bin"])
+    with pytest.raises(WeightsError, match="downloaded sub/model.bin failed verification"):
+        fetch(manifest, cache)
+    assert CacheLayout(cache, manifest.get("tiny").files[0]).cached() is None
+
+
+def test_dry_run_plans_without_touching_the_cache(env):
+    manifest, mirror, cache = env
+    plan = Fetcher(cache_dir=cache, notes=Notes(), mirror=mirror).plan([manifest.get("tiny")])
+    assert [r.status for r in plan] == ["copy", "copy"] and not cache.exists()
+    assert Fetcher(cache_dir=cache, notes=Notes()).plan([manifest.get("tiny")])[0].status == "download"
