@@ -6,6 +6,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -173,7 +174,8 @@ def test_interrupted_install_resumes_and_a_bad_partial_restarts(env, files):
     layout.incomplete.parent.mkdir(parents=True)
     layout.incomplete.write_bytes(files["sub/model.bin"][:100_000])
     assert fetch(manifest, cache, mirror)[0][0].status == "copied"
-    assert resolve_files("tiny", cache_dir=cache, manifest=manifest)["sub/model.bin"].read_bytes() == files["sub/model.bin"]
+    installed = resolve_files("tiny", cache_dir=cache, manifest=manifest)["sub/model.bin"]
+    assert installed.read_bytes() == files["sub/model.bin"]
     layout.remove()
     layout.incomplete.write_bytes(b"garbage" * 1000)
     assert fetch(manifest, cache, mirror)[0][0].status == "copied"
@@ -185,18 +187,28 @@ def test_two_processes_install_the_same_set_safely(tmp_path):
     mirror, cache = tmp_path / "mirror", tmp_path / "cache"
     write_mirror(mirror, big)
     (tmp_path / "m.toml").write_text(manifest_text(big))
-    script = ("import sys; from pathlib import Path; from thead.weights import load_manifest;"
-              "from thead.weights.fetch import Fetcher; from thead.cli._output import Reporter;"
-              "m = load_manifest(sys.argv[1]);"
-              "r = Fetcher(Path(sys.argv[2]), Reporter(quiet=True), Path(sys.argv[3])).fetch([m.get('tiny')]);"
-              "print(' '.join(x.status for x in r))")
+    go = tmp_path / "go"
+    script = textwrap.dedent("""
+        import sys, time
+        from pathlib import Path
+        from thead.cli._output import Reporter
+        from thead.weights import load_manifest
+        from thead.weights.fetch import Fetcher
+
+        manifest, cache, mirror, go = sys.argv[1:]
+        weight_set = load_manifest(manifest).get("tiny")
+        while not Path(go).exists():
+            time.sleep(0.005)
+        reports = Fetcher(Path(cache), Reporter(quiet=True), Path(mirror)).fetch([weight_set])
+        print(" ".join(r.status for r in reports))
+    """)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "m.toml"), str(cache), str(mirror)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    argv = [sys.executable, "-c", script, str(tmp_path / "m.toml"), str(cache), str(mirror), str(go)]
+    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    go.touch()  # both processes are waiting: release them together
     outputs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
-    statuses = sorted(out.split()[0] for out, _ in outputs)
-    assert statuses in (["cached", "copied"], ["copied", "copied"])
+    assert sorted(out.split()[0] for out, _ in outputs) == ["cached", "copied"]  # the lock serialised them
     manifest = parse_manifest(manifest_text(big))
     local = resolve_files("tiny", cache_dir=cache, manifest=manifest)["sub/model.bin"]
     assert hashlib.sha256(local.read_bytes()).hexdigest() == hashlib.sha256(big["sub/model.bin"]).hexdigest()

@@ -19,18 +19,22 @@ Examples:
 
   thead fetch-weights liveportrait
 
-  thead fetch-weights --from /mnt/mirror --verify all     (mirror layout: DIR/<repo>/<path>)
+  thead fetch-weights --from /mnt/mirror --verify all
 
-  thead fetch-weights --verify                             (re-hash everything cached, download nothing)
+  thead fetch-weights --verify
 
   thead fetch-weights --dry-run --json fid-inception lpips-alex
+
+A mirror is laid out as DIR/<repo>/<path>, for example
+DIR/KwaiVGI/LivePortrait/liveportrait/base_models/warping_module.pth.
+--verify alone re-hashes everything cached and downloads nothing.
 """
 
 
 def fetch_weights(
     names: Annotated[Optional[list[str]], typer.Argument(help="Weight sets from weights.toml, or 'all'.",
                                                          show_default=False)] = None,
-    list_sets: Annotated[bool, typer.Option("--list", help="Show the weight sets: size, licence, cached or not.")] = False,
+    list_sets: Annotated[bool, typer.Option("--list", help="Show the sets: size, licence, cached or not.")] = False,
     mirror: Annotated[Optional[Path], typer.Option("--from", help="Install from a local mirror laid out as "
                                                    "DIR/<repo>/<path> instead of the hub.")] = None,
     cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", envvar="THEAD_CACHE", help="Hub cache folder "
@@ -85,7 +89,8 @@ def _print_list(sets: list, root: Path, reporter: Reporter) -> None:
             layout = CacheLayout(root, file)
             local = layout.cached()
             sizes.append(layout.expected().size)
-            states.append("no" if local is None else "yes" if is_stamped(root, local, layout.expected()) else "unverified")
+            verified = local is not None and is_stamped(root, local, layout.expected())
+            states.append("no" if local is None else "yes" if verified else "unverified")
         if all(s == "yes" for s in states):
             cached = "yes"
         elif all(s == "no" for s in states):
@@ -94,7 +99,8 @@ def _print_list(sets: list, root: Path, reporter: Reporter) -> None:
             cached = "unverified" if "no" not in states else f"{states.count('yes')}/{len(states)}"
         rows.append({
             "name": weight_set.name, "description": weight_set.description, "repo": weight_set.repo_id,
-            "revision": weight_set.revision, "size": None if None in sizes else sum(sizes), "license": weight_set.license,
+            "revision": weight_set.revision, "size": None if None in sizes else sum(sizes),
+            "license": weight_set.license,
             "commercial_use": weight_set.commercial_use, "used_by": list(weight_set.used_by), "cached": cached,
             "files": len(weight_set.files),
             "trust_on_first_use": [f.path for f in weight_set.files if f.trust_on_first_use],
@@ -108,12 +114,16 @@ def _print_list(sets: list, root: Path, reporter: Reporter) -> None:
     from rich.table import Table
 
     table = Table(title=f"weight sets (cache: {root})", title_justify="left", box=None, pad_edge=False)
-    for column in ("name", "size", "license", "cached", "used by"):
-        table.add_column(column, justify="right" if column == "size" else "left", overflow="fold")
+    for column in ("name", "size", "license", "commercial use", "cached", "used by"):
+        table.add_column(column, justify="right" if column == "size" else "left", no_wrap=column == "name")
     for row in rows:
-        licence = row["license"] if row["commercial_use"] else f"{row['license']} [bold red](non-commercial)[/]"
-        table.add_row(row["name"], human_size(row["size"]), licence, row["cached"], ", ".join(row["used_by"]))
-    Console(file=sys.stdout, highlight=False, soft_wrap=False).print(table)
+        commercial = "yes" if row["commercial_use"] else "[bold red]no (non-commercial)[/]"
+        table.add_row(row["name"], human_size(row["size"]), row["license"], commercial, row["cached"],
+                      ", ".join(row["used_by"]))
+    console = Console(file=sys.stdout, highlight=False)
+    if not console.is_terminal:  # piped: one row per line, whatever the width
+        console = Console(file=sys.stdout, highlight=False, width=400)
+    console.print(table)
 
 
 def _print_files(reports: list, root: Path, reporter: Reporter, dry_run: bool) -> None:

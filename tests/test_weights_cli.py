@@ -1,0 +1,111 @@
+"""``thead fetch-weights`` from the command line: list, dry run, mirror install, verify, exit codes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from thead.weights import load_manifest
+
+REVISION = "0123456789abcdef0123456789abcdef01234567"
+DATA = {"net.safetensors": b"\x00" * 4096, "notes/readme.txt": b"hello\n"}
+
+
+def run_cli(capsys, monkeypatch, *args: str) -> tuple[int, str, str]:
+    """Run ``thead ARGS`` in-process; returns (exit code, stdout, stderr)."""
+    from thead.cli.app import main
+
+    monkeypatch.setattr(sys, "argv", ["thead", *map(str, args)])
+    code = 0
+    try:
+        main()
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def mirror_env(tmp_path, monkeypatch):
+    """A two-file set in a private manifest, its mirror, and an empty cache (via env, as a user would)."""
+    mirror = tmp_path / "mirror"
+    for path, data in DATA.items():
+        target = mirror / "acme" / "tiny" / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    rows = "\n".join(f'  {{ path = "{p}", size = {len(d)}, sha256 = "{hashlib.sha256(d).hexdigest()}" }},'
+                     for p, d in DATA.items())
+    manifest = tmp_path / "weights.toml"
+    manifest.write_text(f'[tiny]\ndescription = "test"\nrepo = "acme/tiny"\nrevision = "{REVISION}"\n'
+                        f'license = "CC-BY-NC-4.0"\ncommercial_use = false\nused_by = ["test"]\nfiles = [\n{rows}\n]\n')
+    monkeypatch.setenv("THEAD_WEIGHTS_MANIFEST", str(manifest))
+    monkeypatch.setenv("THEAD_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    return mirror, tmp_path / "cache"
+
+
+def test_list_shows_every_real_set_with_licence_flags(capsys, monkeypatch, tmp_path):
+    monkeypatch.delenv("THEAD_WEIGHTS_MANIFEST", raising=False)
+    code, out, err = run_cli(capsys, monkeypatch, "fetch-weights", "--list", "--cache-dir", tmp_path)
+    assert code == 0, err
+    for name in load_manifest().sets:
+        assert name in out
+    assert "non-commercial" in out and "522.3 MB" in out
+    code, out, _ = run_cli(capsys, monkeypatch, "fetch-weights", "--list", "--json", "--cache-dir", tmp_path)
+    rows = {row["name"]: row for row in json.loads(out)["sets"]}
+    assert rows["liveportrait"]["size"] == 522320239 and rows["liveportrait"]["cached"] == "no"
+    assert rows["arcface-buffalo-l"]["commercial_use"] is False
+    assert rows["piper-voice"]["trust_on_first_use"] == ["en/en_US/lessac/medium/en_US-lessac-medium.onnx.json"]
+
+
+def test_dry_run_then_install_then_cached(capsys, monkeypatch, mirror_env):
+    mirror, cache = mirror_env
+    code, out, _ = run_cli(capsys, monkeypatch, "fetch-weights", "--dry-run", "--json", "--from", mirror, "tiny")
+    plan = json.loads(out)
+    assert code == 0 and plan["dry_run"] and plan["bytes_to_fetch"] == sum(map(len, DATA.values()))
+    assert not cache.exists()
+    code, out, err = run_cli(capsys, monkeypatch, "fetch-weights", "--from", mirror, "tiny")
+    assert code == 0, err
+    assert "copied  tiny: net.safetensors" in out and "installed net.safetensors" in err
+    code, out, _ = run_cli(capsys, monkeypatch, "fetch-weights", "--json", "all")
+    assert code == 0 and {f["status"] for f in json.loads(out)["files"]} == {"cached"}
+    code, out, _ = run_cli(capsys, monkeypatch, "fetch-weights", "--list")
+    assert "yes" in out and "(non-commercial)" in out
+
+
+def test_verify_deletes_a_tampered_file_and_exits_4(capsys, monkeypatch, mirror_env):
+    mirror, cache = mirror_env
+    assert run_cli(capsys, monkeypatch, "fetch-weights", "--from", mirror, "tiny")[0] == 0
+    blob = cache / "models--acme--tiny" / "blobs" / hashlib.sha256(DATA["notes/readme.txt"]).hexdigest()
+    blob.write_bytes(b"hellO\n")
+    code, out, err = run_cli(capsys, monkeypatch, "fetch-weights", "--verify", "tiny")
+    assert code == 4 and not blob.exists()
+    assert "failed verification" in err and "run: thead fetch-weights tiny" in err
+    code, out, err = run_cli(capsys, monkeypatch, "fetch-weights", "--verify", "--from", mirror, "tiny")
+    assert code == 0 and blob.read_bytes() == DATA["notes/readme.txt"]
+
+
+def test_unknown_name_exits_4_and_lists_known(capsys, monkeypatch, mirror_env):
+    code, _, err = run_cli(capsys, monkeypatch, "fetch-weights", "tinny")
+    assert code == 4 and "unknown weight set 'tinny'" in err and "known sets: tiny" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_no_name_is_a_usage_error(capsys, monkeypatch, mirror_env):
+    code, _, err = run_cli(capsys, monkeypatch, "fetch-weights")
+    assert code == 2 and "thead fetch-weights --list" in err
+
+
+def test_offline_and_not_cached_exits_4_with_mirror_hint(capsys, monkeypatch, mirror_env):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    code, _, err = run_cli(capsys, monkeypatch, "fetch-weights", "tiny")
+    assert code == 4 and "HF_HUB_OFFLINE" in err and "--from DIR tiny" in err
+
+
+def test_missing_mirror_folder_is_a_usage_error(capsys, monkeypatch, mirror_env, tmp_path):
+    code, _, err = run_cli(capsys, monkeypatch, "fetch-weights", "--from", tmp_path / "nope", "tiny")
+    assert code == 2 and "does not exist" in err
