@@ -71,7 +71,11 @@ class Metric(ABC):
     """A registered metric: a functional core plus the declarations ``thead eval`` prints."""
 
     name: ClassVar[str]
+    #: column title of the headline value (defaults to the upper-cased name).
+    label: ClassVar[str] = ""
     higher_is_better: ClassVar[bool | None]
+    #: direction of each named extra (None: neither, e.g. an offset).
+    extra_higher_is_better: ClassVar[dict[str, bool | None]] = {}
     needs: ClassVar[frozenset[str]] = frozenset()
     protocol: ClassVar[dict[str, Any]]
     #: weight set name -> {role: canonical file name}, for weight-needing metrics.
@@ -80,6 +84,10 @@ class Metric(ABC):
     @abstractmethod
     def compute(self, sample: Sample) -> MetricResult:
         """The metric on one sample."""
+
+    def unavailable(self) -> str | None:
+        """Why this metric cannot run on this installation (an optional dependency), or None."""
+        return None
 
     def aggregate(self, results: Sequence[MetricResult]) -> MetricResult:
         """The table's mean row: the plain mean over samples (what survey tables report)."""
@@ -98,32 +106,44 @@ def _nanmean(values: Sequence[float]) -> float:
 
 
 def resolve_weight_files(name: str, files: dict[str, str], weights_dir: Path | None = None) -> dict[str, Path]:
-    """Local paths of weight set ``name`` by role.
+    """Local paths of weight set ``name`` by role, each file under its canonical name.
 
-    With ``weights_dir`` the files are looked up there under their canonical names (the
-    pre-fetch fallback); otherwise ``thead.weights.resolve_files`` provides verified files.
+    With ``weights_dir`` (the documented pre-fetch folder) the files are taken from there; otherwise
+    from ``thead.weights.resolve_files`` (verified by ``thead fetch-weights``). A role the weight set
+    does not carry may come from the torch hub cache when its name ends in the sha256 prefix that
+    torchvision's file names carry (e.g. ``alexnet-owt-7be5be79.pth``) and the file hashes to it.
     """
+    found: dict[str, Path] = {}
+    problem: WeightsError | None = None
     if weights_dir is not None:
-        found = {role: Path(weights_dir) / fname for role, fname in files.items()}
-        missing = [str(path) for path in found.values() if not path.is_file()]
-        if missing:
-            raise WeightsError(f"weights for '{name}' not found: {', '.join(missing)}",
-                               f"put {', '.join(files.values())} in {weights_dir}, or run: thead fetch-weights {name}")
-        return found
-    try:
-        from thead.weights import resolve_files
-    except ImportError as exc:
-        raise WeightsError(f"weights '{name}' unavailable: the weights manager is not installed",
-                           f"pass --weights-dir DIR holding {', '.join(files.values())}") from exc
-    resolved = resolve_files(name)
-    by_name = {Path(key).name: Path(path) for key, path in resolved.items()}
-    out: dict[str, Path] = {}
+        found = {role: Path(weights_dir) / f for role, f in files.items() if (Path(weights_dir) / f).is_file()}
+    else:
+        try:
+            from thead.weights import resolve_files
+
+            by_name = {Path(key).name: Path(path) for key, path in resolve_files(name).items()}
+            found = {role: by_name[f] for role, f in files.items() if f in by_name}
+        except WeightsError as exc:
+            problem = exc
     for role, fname in files.items():
-        if fname not in by_name:
-            raise WeightsError(f"weight set '{name}' has no file {fname} (it has {', '.join(sorted(by_name))})",
-                               f"run: thead fetch-weights {name}")
-        out[role] = by_name[fname]
-    return out
+        if role not in found and (cached := _torch_hub_file(fname)) is not None:
+            found[role] = cached
+    missing = [fname for role, fname in files.items() if role not in found]
+    if missing:
+        where = f"in {weights_dir}" if weights_dir is not None else "installed"
+        hint = f"run: thead fetch-weights {name}, or pass --weights-dir DIR holding {', '.join(files.values())}"
+        raise WeightsError(f"weights '{name}' not {where}: {', '.join(missing)} missing"
+                           + (f" ({problem.message})" if problem else ""), hint)
+    return found
+
+
+def _torch_hub_file(fname: str) -> Path | None:
+    """``fname`` from the torch hub checkpoint cache, if its sha256 starts with the name's hash suffix."""
+    prefix = Path(fname).stem.rpartition("-")[2]
+    if len(prefix) < 8 or any(c not in "0123456789abcdef" for c in prefix):
+        return None
+    path = Path(torch.hub.get_dir()) / "checkpoints" / fname
+    return path if path.is_file() and file_sha256(path).startswith(prefix) else None
 
 
 @lru_cache(maxsize=32)
@@ -162,3 +182,20 @@ def parallel_map(fn: Callable[[Any], T], items: Sequence[Any]) -> list[T]:
     if _POOL is None:
         _POOL = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="thead-metrics")
     return list(_POOL.map(fn, items))
+
+
+def load_network(module: torch.nn.Module, path: Path, device: torch.device) -> torch.nn.Module:
+    """Load a canonical checkpoint strictly into ``module`` and return it in eval mode on ``device``.
+
+    Checkpoints saved before PyTorch 0.4.1 lack BatchNorm's ``num_batches_tracked`` training counter;
+    like ``torch`` itself, it is filled in (it plays no part at inference). Every other key and shape
+    must match exactly.
+    """
+    from thead.weights.load import load_checkpoint, load_strict
+
+    state = dict(load_checkpoint(path))
+    for key, value in module.state_dict().items():
+        if key.endswith("num_batches_tracked") and key not in state:
+            state[key] = value
+    load_strict(module, state, str(path))
+    return module.to(device).eval()
