@@ -27,7 +27,7 @@ def require_file(path: str | os.PathLike, kind: str) -> Path:
     if not path.is_file():
         raise BadInputError(f"{kind} {path} is not a file", f"give the path of a {kind} file")
     if path.stat().st_size == 0:
-        raise BadInputError(f"{kind} {path} is empty (0 bytes)", "the file is damaged or still being written; use a complete copy")
+        raise BadInputError(f"{kind} {path} is empty (0 bytes)", "it is damaged or still being written")
     return path
 
 
@@ -75,13 +75,16 @@ def probe(path: str | os.PathLike, kind: str = "media file") -> MediaInfo:
         check=False,
     )
     text = result.stderr.decode("utf-8", "replace")
-    if "moov atom not found" in text:
+    if "moov atom not found" in text and _starts_like_mp4(path):
         raise BadInputError(
             f"{kind} {path} is truncated or incomplete (its mp4 index, the moov atom, is missing)",
             "the file was cut off while downloading or recording; use a complete copy",
         )
     if "Input #0" not in text:
-        raise BadInputError(f"{kind} {path} is not a media file ffmpeg can read ({last_error_line(text)})", "give a video or audio file such as .mp4, .mov, .wav, .mp3")
+        raise BadInputError(
+            f"{kind} {path} is not a media file ffmpeg can read ({last_error_line(text)})",
+            "give a video or audio file such as .mp4, .mov, .wav, .mp3",
+        )
     return parse_ffmpeg_info(path, text)
 
 
@@ -142,9 +145,15 @@ def count_frames(path: Path) -> int | None:
     return int(counts[-1]) if result.returncode == 0 and counts else None
 
 
+def _starts_like_mp4(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(8)[4:] in (b"ftyp", b"mdat", b"moov", b"free", b"wide", b"skip")
+
+
 def last_error_line(text: str) -> str:
     """The most telling line of an ffmpeg error report, for one-line messages."""
-    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith(("At least one output", "Press [q]"))]
+    noise = ("At least one output", "Press [q]")
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith(noise)]
     return re.sub(r"^\[[^]]+\] ", "", lines[-1]) if lines else "no details from ffmpeg"
 
 

@@ -89,8 +89,9 @@ class VideoReader:
                     process.kill()
             if process.wait() != 0 and decoded == 0:
                 log.seek(0)
+                detail = last_error_line(log.read().decode("utf-8", "replace"))
                 raise BadInputError(
-                    f"video {self.path} could not be decoded ({last_error_line(log.read().decode('utf-8', 'replace'))})",
+                    f"video {self.path} could not be decoded ({detail})",
                     "re-encode it, e.g. to H.264 mp4, or use another copy",
                 )
 
@@ -102,11 +103,16 @@ def open_video(path: str | os.PathLike) -> VideoReader:
     """Open a video file; BadInputError for missing, empty, truncated or undecodable files and audio-only files."""
     info = probe(path, kind="video")
     if info.is_still_image:
-        raise BadInputError(f"{info.path} is a still image, not a video", "pass it where an image is expected, or give a video file")
+        raise BadInputError(f"{info.path} is a still image, not a video", "give a video file, or pass it as an image")
     if info.video is None:
-        raise BadInputError(f"video {info.path} has no video stream", "give a file with pictures (.mp4, .mov, .mkv, .avi...); audio files go where audio is expected")
+        raise BadInputError(
+            f"video {info.path} has no video stream",
+            "give a file with pictures (.mp4, .mov, .mkv, .avi...); audio files go where audio is expected",
+        )
     if info.video.fps <= 0:
-        raise BadInputError(f"video {info.path} has no usable frame rate", "re-encode it at a constant frame rate, e.g. ffmpeg -i IN -r 25 OUT.mp4")
+        raise BadInputError(
+            f"video {info.path} has no usable frame rate", "re-encode it at a constant frame rate, e.g. 25 fps"
+        )
     return VideoReader(info)
 
 
@@ -149,7 +155,7 @@ class VideoWriter:
         self.size = size
         self.audio_from = Path(audio_from) if audio_from is not None else None
         if self.audio_from is not None and probe(self.audio_from, kind="audio").audio is None:
-            raise BadInputError(f"audio {self.audio_from} has no audio stream", "give a file with sound, or no audio source")
+            raise BadInputError(f"audio {self.audio_from} has no audio stream", "give a file with sound, or none")
         self.audio_offset = audio_offset
         self.metadata = {"synthetic": "true", **(metadata or {})}
         self.crf = crf
@@ -176,7 +182,8 @@ class VideoWriter:
         if self.size is None:
             self.size = (frame.shape[1], frame.shape[0])
         if (frame.shape[1], frame.shape[0]) != tuple(self.size):
-            raise ValueError(f"frame {self.frames_written} is {frame.shape[1]}x{frame.shape[0]}, the video is {self.size[0]}x{self.size[1]}")
+            got, want = f"{frame.shape[1]}x{frame.shape[0]}", f"{self.size[0]}x{self.size[1]}"
+            raise ValueError(f"frame {self.frames_written} is {got}, the video is {want}")
         pad = (0, frame.shape[0] % 2), (0, frame.shape[1] % 2), (0, 0)
         if pad[0][1] or pad[1][1]:
             frame = np.pad(frame, pad, mode="edge")
@@ -200,7 +207,7 @@ class VideoWriter:
                     process.kill()
                     process.wait()
             elif process is None:
-                raise OutputError(f"no frames were written to {self.path}", "the input produced no frames; check it plays")
+                raise OutputError(f"no frames were written to {self.path}", "the input gave no frames; check it plays")
             else:
                 with contextlib.suppress(BrokenPipeError):
                     process.stdin.close()
@@ -220,7 +227,7 @@ class VideoWriter:
                 command += ["-ss", f"{self.audio_offset:.6f}"]
             command += ["-i", str(self.audio_from)]
         command += ["-map", "0:v:0", "-vf", "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p",
-                    "-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf), "-pix_fmt", "yuv420p",
+                    "-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf),
                     "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv"]
         if self.audio_from is not None:
             delay = f"adelay={-self.audio_offset * 1000:.3f}:all=1," if self.audio_offset < 0 else ""
@@ -235,7 +242,7 @@ class VideoWriter:
     def _encoder_error(self) -> OutputError:
         self._log.seek(0)
         detail = last_error_line(self._log.read().decode("utf-8", "replace"))
-        return OutputError(f"ffmpeg failed to write {self.path} ({detail})", "check free disk space and the output path")
+        return OutputError(f"ffmpeg failed to write {self.path} ({detail})", "check the disk space and output path")
 
 
 def write_video(
