@@ -15,7 +15,7 @@ from PIL import Image
 from thead.errors import BadInputError, OutputError
 from thead.io.audio import has_audio, read_audio
 from thead.io.image import ImageDownscaledWarning, read_image, write_image
-from thead.io.probe import ffmpeg_exe, probe
+from thead.io.probe import AudioStream, ffmpeg_exe, parse_ffmpeg_info, probe
 from thead.io.video import VideoWriter, open_video, read_frames, write_video
 
 # ---------------------------------------------------------------- helpers
@@ -185,6 +185,30 @@ def test_iteration_can_stop_early_and_restart(tmp_path):
         if index == 4:
             break
     assert sum(1 for _ in video) == 40
+
+
+def test_probe_parses_older_ffmpeg_reports():
+    report = textwrap.dedent(
+        """\
+        Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'phone.mov':
+          Metadata:
+            major_brand     : qt
+            comment         : hello
+          Duration: 00:01:02.50, start: 0.000000, bitrate: 9000 kb/s
+          Stream #0:0(eng): Audio: aac (LC) (mp4a / 0x6134706D), 48000 Hz, stereo, fltp, 128 kb/s (default)
+          Stream #0:1(eng): Video: h264 (High) (avc1 / 0x31637661), yuv420p(tv, bt709), 1920x1080, 8000 kb/s, 29.97 fps, 29.97 tbr, 600 tbn (default)
+            Metadata:
+              handler_name    : Core Media Video
+            Side data:
+              displaymatrix: rotation of -90.00 degrees
+          Stream #0:2: Video: mjpeg (Baseline), yuvj420p(pc), 300x300, 90k tbr, 90k tbn (attached pic)
+        """
+    )
+    info = parse_ffmpeg_info(Path("phone.mov"), report)
+    assert info.duration == 62.5 and info.tags == {"major_brand": "qt", "comment": "hello"}
+    assert info.audio == AudioStream("aac", 48000, "stereo")
+    assert (info.video.codec, info.video.pix_fmt, info.video.width, info.video.height) == ("h264", "yuv420p", 1920, 1080)
+    assert info.video.fps == pytest.approx(30000 / 1001, abs=1e-9) and info.video.rotation == 90
 
 
 # ---------------------------------------------------------------- bad video inputs

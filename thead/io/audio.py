@@ -33,7 +33,7 @@ def read_audio(path: str | os.PathLike, sample_rate: int = 16000) -> np.ndarray:
     result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, check=False)
     if result.returncode != 0:
         detail = last_error_line(result.stderr.decode("utf-8", "replace"))
-        raise BadInputError(f"audio {info.path} could not be decoded ({detail})", "convert it to .wav, or use a good copy")
+        raise BadInputError(f"audio {info.path} could not be decoded ({detail})", "convert it to .wav first")
     samples = np.frombuffer(result.stdout, np.float32).copy()
     if samples.size == 0:
         raise BadInputError(f"audio {info.path} is empty audio (zero samples)", "give a file with sound in it")

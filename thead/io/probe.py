@@ -6,7 +6,7 @@ import functools
 import os
 import re
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from thead.errors import BadInputError
@@ -128,12 +128,12 @@ def parse_ffmpeg_info(path: Path, text: str) -> MediaInfo:
             elif matrix:
                 rotation = -float(matrix.group(1))  # the matrix turns counter-clockwise
     if video is not None and rotation is not None:
-        video = VideoStream(**{**video.__dict__, "rotation": int(round(rotation / 90.0)) * 90 % 360})
+        video = replace(video, rotation=round(rotation / 90.0) * 90 % 360)
     return MediaInfo(path, format_name, duration, video, audio, tags)
 
 
 def count_frames(path: Path) -> int | None:
-    """Exact number of video frames by demuxing (no decoding: milliseconds per minute of video)."""
+    """Exact number of video frames, counted by demuxing without decoding (tens of ms per minute of video)."""
     result = subprocess.run(
         [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "null",
          "-nostats", "-progress", "pipe:1", "-"],
