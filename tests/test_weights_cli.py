@@ -109,3 +109,11 @@ def test_offline_and_not_cached_exits_4_with_mirror_hint(capsys, monkeypatch, mi
 def test_missing_mirror_folder_is_a_usage_error(capsys, monkeypatch, mirror_env, tmp_path):
     code, _, err = run_cli(capsys, monkeypatch, "fetch-weights", "--from", tmp_path / "nope", "tiny")
     assert code == 2 and "does not exist" in err
+
+
+def test_convert_needs_a_fetch(capsys, monkeypatch, mirror_env):
+    code, _, err = run_cli(capsys, monkeypatch, "fetch-weights", "--convert", "--dry-run", "tiny")
+    assert code == 2 and "--convert applies to fetched files" in err
+    mirror, _ = mirror_env
+    code, out, err = run_cli(capsys, monkeypatch, "fetch-weights", "--convert", "--from", mirror, "tiny")
+    assert code == 0 and "also stored as safetensors" not in err  # nothing pickled in this set

@@ -25,6 +25,8 @@ Examples:
 
   thead fetch-weights --dry-run --json fid-inception lpips-alex
 
+  thead fetch-weights --convert liveportrait
+
 A mirror is laid out as DIR/<repo>/<path>, for example
 DIR/KwaiVGI/LivePortrait/liveportrait/base_models/warping_module.pth.
 --verify alone re-hashes everything cached and downloads nothing.
@@ -42,6 +44,8 @@ def fetch_weights(
     verify: Annotated[bool, typer.Option("--verify", help="Re-hash cached files (deleting bad ones); without --from "
                                          "nothing is downloaded.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be fetched, change nothing.")] = False,
+    convert: Annotated[bool, typer.Option("--convert", help="Also store pickled checkpoints as safetensors in the "
+                                          "cache; loading then never parses the pickle again.")] = False,
     manifest_path: Annotated[Optional[Path], typer.Option("--manifest", envvar="THEAD_WEIGHTS_MANIFEST",
                                                           help="Another weights.toml (default: thead's own).")] = None,
     json_output: Json = False,
@@ -60,6 +64,8 @@ def fetch_weights(
         raise UsageError(f"mirror folder {mirror} does not exist", "give a folder laid out as DIR/<repo>/<path>")
     if verify and dry_run:
         raise UsageError("--verify and --dry-run do not combine", "use one of them")
+    if convert and (dry_run or (verify and mirror is None)):
+        raise UsageError("--convert applies to fetched files", "drop --dry-run / --verify, or add --from DIR")
     if list_sets:
         _print_list(manifest.select(names or ["all"]), root, reporter)
         return
@@ -75,6 +81,8 @@ def fetch_weights(
         _print_files(reports, root, reporter, dry_run=False)
     else:
         reports = fetcher.fetch(sets, rehash=verify)
+        if convert:
+            fetcher.convert(reports)
         _print_files(reports, root, reporter, dry_run=False)
 
 

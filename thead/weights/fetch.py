@@ -90,6 +90,17 @@ class Fetcher:
         _raise_failures(failures)
         return reports
 
+    def convert(self, reports: list[FileReport]) -> list[Path]:
+        """Store a safetensors copy of each fetched pickled checkpoint; ``load_checkpoint`` then reads it."""
+        from thead.weights.convert import PICKLE_SUFFIXES, convert_to_safetensors
+
+        converted = []
+        for report in reports:
+            if report.local_path is not None and Path(report.file.path).suffix in PICKLE_SUFFIXES:
+                converted.append(convert_to_safetensors(report.local_path))
+                self.notes.info(f"{report.set_name}: {report.file.path} also stored as safetensors")
+        return converted
+
     def plan(self, sets: list[WeightSet]) -> list[FileReport]:
         """What ``fetch`` would do, without hashing, copying or downloading anything."""
         reports = []
@@ -128,6 +139,10 @@ class Fetcher:
         pin = layout.expected()
         if not rehash and is_stamped(self.cache_dir, cached, pin):
             return FileReport(set_name, layout.file, "cached", cached, pin.sha256, cached.stat().st_size)
+        from thead.weights.convert import drop_if_tampered
+
+        if drop_if_tampered(cached):
+            self.notes.warn(f"{set_name}: the safetensors copy of {layout.file.path} had changed; deleted it")
         size = cached.stat().st_size
         sha = sha256_file(cached)
         problem = _mismatch(pin, sha, size)

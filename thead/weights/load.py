@@ -12,13 +12,19 @@ from thead.errors import WeightsError
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Load a state dict from ``.safetensors`` or a pickled ``.pth``/``.pt`` without executing code."""
+    """Load a state dict from ``.safetensors`` or a pickled ``.pth``/``.pt`` without executing code.
+
+    A pickled file that ``thead fetch-weights --convert`` turned into safetensors is read from that copy.
+    """
+    from thead.weights.convert import find_converted
+
     path = Path(path)
     try:
-        if path.suffix == ".safetensors":
+        converted = None if path.suffix == ".safetensors" else find_converted(path)
+        if path.suffix == ".safetensors" or converted is not None:
             from safetensors.torch import load_file
 
-            return load_file(str(path))
+            return load_file(str(converted or path))
         state = torch.load(str(path), map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, OSError, ValueError) as exc:
         raise WeightsError(
