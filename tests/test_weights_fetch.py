@@ -204,7 +204,8 @@ def test_two_processes_install_the_same_set_safely(tmp_path):
     """)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     argv = [sys.executable, "-c", script, str(tmp_path / "m.toml"), str(cache), str(mirror), str(go)]
-    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for _ in range(2)]
     go.touch()  # both processes are waiting: release them together
     outputs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -147,7 +148,8 @@ def _print_files(reports: list, root: Path, reporter: Reporter, dry_run: bool) -
         lines.append(f"{len(to_fetch)} of {len(reports)} files to fetch, "
                      f"{human_size(payload['bytes_to_fetch'])} into {root}")
     else:
-        lines.append(f"{len(reports)} files verified in {root}")
+        counts = Counter(r.status for r in reports)
+        lines.append(", ".join(f"{n} {status}" for status, n in counts.items()) + f" in {root}")
     reporter.result(payload, "\n".join(lines))
 
 

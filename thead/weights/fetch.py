@@ -84,7 +84,7 @@ class Fetcher:
                     raise WeightsError(f"{weight_set.name}: cached {file.path} failed verification "
                                        f"({report.problem}) and was deleted",
                                        f"run: thead fetch-weights {weight_set.name}")
-                reports.append(report or FileReport(weight_set.name, file, "missing"))
+                reports.append(report or FileReport(weight_set.name, file, "missing", size=layout.expected().size))
             except WeightsError as err:
                 failures.append((weight_set.name, err))
         _raise_failures(failures)
