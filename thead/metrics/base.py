@@ -114,7 +114,6 @@ def resolve_weight_files(name: str, files: dict[str, str], weights_dir: Path | N
     torchvision's file names carry (e.g. ``alexnet-owt-7be5be79.pth``) and the file hashes to it.
     """
     found: dict[str, Path] = {}
-    problem: WeightsError | None = None
     if weights_dir is not None:
         found = {role: Path(weights_dir) / f for role, f in files.items() if (Path(weights_dir) / f).is_file()}
     else:
@@ -123,17 +122,16 @@ def resolve_weight_files(name: str, files: dict[str, str], weights_dir: Path | N
 
             by_name = {Path(key).name: Path(path) for key, path in resolve_files(name).items()}
             found = {role: by_name[f] for role, f in files.items() if f in by_name}
-        except WeightsError as exc:
-            problem = exc
+        except WeightsError:
+            found = {}
     for role, fname in files.items():
         if role not in found and (cached := _torch_hub_file(fname)) is not None:
             found[role] = cached
     missing = [fname for role, fname in files.items() if role not in found]
     if missing:
         where = f"in {weights_dir}" if weights_dir is not None else "installed"
-        hint = f"run: thead fetch-weights {name}, or pass --weights-dir DIR holding {', '.join(files.values())}"
-        raise WeightsError(f"weights '{name}' not {where}: {', '.join(missing)} missing"
-                           + (f" ({problem.message})" if problem else ""), hint)
+        raise WeightsError(f"weights '{name}' not {where} ({', '.join(missing)})",
+                           f"run: thead fetch-weights {name}, or pass --weights-dir DIR holding {', '.join(files.values())}")
     return found
 
 
