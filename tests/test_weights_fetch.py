@@ -264,3 +264,20 @@ def test_dry_run_plans_without_touching_the_cache(env):
     plan = Fetcher(cache_dir=cache, notes=Notes(), mirror=mirror).plan([manifest.get("tiny")])
     assert [r.status for r in plan] == ["copy", "copy"] and not cache.exists()
     assert Fetcher(cache_dir=cache, notes=Notes()).plan([manifest.get("tiny")])[0].status == "download"
+
+
+def test_unreachable_hub_fails_fast_for_the_remaining_files(env, monkeypatch):
+    import huggingface_hub
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    manifest, _, cache = env
+    calls = []
+
+    def no_network(repo_id, filename, revision, cache_dir):
+        calls.append(filename)
+        raise LocalEntryNotFoundError("connection error")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", no_network)
+    with pytest.raises(WeightsError, match="2 weight files failed; first: .*cannot reach the hub") as err:
+        fetch(manifest, cache)
+    assert calls == ["sub/model.bin"] and "--from DIR tiny" in err.value.hint

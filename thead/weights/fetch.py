@@ -55,6 +55,7 @@ class Fetcher:
     cache_dir: Path
     notes: Notes
     mirror: Path | None = None
+    hub_unreachable: bool = False  # set after the first failed connection: later files fail fast
 
     def fetch(self, sets: list[WeightSet], rehash: bool = False) -> list[FileReport]:
         """Make every file of ``sets`` present and verified; raise after trying them all if any failed."""
@@ -190,9 +191,9 @@ class Fetcher:
         file = layout.file
         hint = (f"copy the files to a mirror laid out as {MIRROR_LAYOUT} and run: "
                 f"thead fetch-weights --from DIR {set_name}")
-        if is_offline():
-            raise WeightsError(f"{set_name}: {file.path} is not cached in {self.cache_dir} and HF_HUB_OFFLINE is set",
-                               hint)
+        if is_offline() or self.hub_unreachable:
+            reason = "HF_HUB_OFFLINE is set" if is_offline() else "the hub is unreachable"
+            raise WeightsError(f"{set_name}: {file.path} is not cached in {self.cache_dir} and {reason}", hint)
         from huggingface_hub import hf_hub_download
         from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
@@ -200,6 +201,7 @@ class Fetcher:
             local = Path(hf_hub_download(file.repo_id, file.path, revision=file.revision,
                                          cache_dir=str(self.cache_dir)))
         except LocalEntryNotFoundError as exc:
+            self.hub_unreachable = True
             raise WeightsError(f"{set_name}: cannot reach the hub for {file.repo_id}/{file.path} and it is not cached",
                                hint) from exc
         except (HfHubHTTPError, OSError) as exc:
