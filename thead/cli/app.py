@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import typer
 
@@ -38,8 +39,13 @@ def _root(
     """Talking-head synthesis: animate portraits, edit motion, measure results."""
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"warning: {message}\n"
+
+
 def main() -> None:
     """Console-script entry point: one ``error: ...`` line and a documented exit code on failure."""
+    warnings.formatwarning = _one_line_warning
     try:
         app(standalone_mode=False)
     except TheadError as err:

@@ -87,12 +87,13 @@ class VideoReader:
             finally:
                 if process.poll() is None:
                     process.kill()
-            if process.wait() != 0 and decoded == 0:
-                log.seek(0)
-                detail = last_error_line(log.read().decode("utf-8", "replace"))
+            failed = process.wait() != 0
+            log.seek(0)
+            detail = last_error_line(log.read().decode("utf-8", "replace"))
+            if (failed and decoded == 0) or (detail and decoded < self.frame_count):
                 raise BadInputError(
-                    f"video {self.path} could not be decoded ({detail})",
-                    "re-encode it, e.g. to H.264 mp4, or use another copy",
+                    f"video {self.path} is truncated or corrupt: {decoded} of {self.frame_count} frames decoded ({detail})",
+                    "re-encode it, e.g. to H.264 mp4, or use a complete copy",
                 )
 
     def __repr__(self) -> str:
@@ -108,6 +109,10 @@ def open_video(path: str | os.PathLike) -> VideoReader:
         raise BadInputError(
             f"video {info.path} has no video stream",
             "give a file with pictures (.mp4, .mov, .mkv, .avi...); audio files go where audio is expected",
+        )
+    if count_frames(info.path) == 0:
+        raise BadInputError(
+            f"video {info.path} holds no decodable frames (truncated or corrupt)", "use a complete copy of the file"
         )
     if info.video.fps <= 0:
         raise BadInputError(
