@@ -1,0 +1,122 @@
+"""The embedded ``warp`` backend: landmark-driven dense warping of the source portrait."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from thead.backends.base import Backend, DriveOptions
+from thead.backends.warp.eyes import IrisPainter
+from thead.backends.warp.mesh import MESH_POINTS, Anchors, build_anchors, face_topology
+from thead.backends.warp.mouth import MouthPainter
+from thead.backends.warp.paste import CropBox, face_crop
+from thead.backends.warp.retarget import Retargeter, Target
+from thead.backends.warp.warp import MeshWarp
+from thead.face import analyze_image
+from thead.motion.track import MotionTrack
+
+
+FIELD_STEPS_PER_FACE = 110  # resolution of the warp field: samples across the face oval's diameter
+
+
+@dataclass
+class WarpSource:
+    """Everything about one source portrait that per-frame rendering reuses."""
+
+    image: np.ndarray  # RGB uint8, full resolution
+    box: CropBox
+    crop: np.ndarray  # working crop of the image
+    points: np.ndarray  # [478, 3] landmarks in crop pixels
+    retargeter: Retargeter
+    anchors: Anchors
+    warp: MeshWarp
+    irises: IrisPainter
+    mouth: MouthPainter
+    paste_mask: np.ndarray | None
+    oval_centre: np.ndarray  # image pixels
+    oval_radius: float  # image pixels
+
+
+def _moving_mask(anchors: Anchors, points: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Where the warp may move pixels: inside the hull of the face and its moving anchors."""
+    import cv2
+
+    moving = np.concatenate([points[:MESH_POINTS, :2], anchors.points[anchors.weight > 0, :2]])
+    mask = np.zeros((size[1], size[0]), np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(moving).astype(np.int32)), 1)
+    return cv2.dilate(mask, np.ones((15, 15), np.uint8))
+
+
+class WarpBackend(Backend):
+    """Embedded renderer: MediaPipe landmarks + piecewise-affine warping, CPU real time, no weights."""
+
+    name = "warp"
+    space = "landmarks"
+    tasks = frozenset({"drive-video", "edit", "drive-audio"})
+    weights = ()
+    licence = "Apache-2.0"
+
+    def extract_motion(self, frames: Iterable[np.ndarray], fps: float, face_index: int = 0, smooth: float = 0.5,
+                       on_missing: Callable[[int, int], None] | None = None) -> MotionTrack:
+        """Landmark motion of the driving frames (see :func:`thead.motion.extract.extract_motion`)."""
+        from thead.motion.extract import extract_motion
+
+        return extract_motion(frames, fps, face_index, smooth=smooth, on_missing=on_missing)
+
+    def prepare_source(self, image: np.ndarray, face_index: int = 0) -> WarpSource:
+        """Analyse the portrait and precompute the crop, mesh, anchors, rigs and textures."""
+        image = np.ascontiguousarray(image)
+        face = analyze_image(image, face_index, name="the source image")
+        oval = face.points[face_topology().oval, :2]
+        centre = oval.mean(axis=0)
+        radius = float(np.linalg.norm(oval - centre, axis=1).max())
+        box = CropBox.around(centre, radius, (image.shape[1], image.shape[0]))
+        crop = box.cut(image)
+        points = box.to_crop(face.points)
+        retargeter = Retargeter(face.points)
+        down = retargeter.pose.rotation[:, 1]
+        anchors = build_anchors(points, down, box.size)
+        vertices = np.concatenate([points[:MESH_POINTS], anchors.points])
+        warp = MeshWarp(box.size, vertices, anchors.triangles, face_topology().triangles,
+                        step=2 * radius * box.scale / FIELD_STEPS_PER_FACE)
+        paste_mask = box.paste_mask(_moving_mask(anchors, points, box.size))
+        return WarpSource(image, box, crop, points, retargeter, anchors, warp, IrisPainter(crop, points),
+                          MouthPainter(crop, points), paste_mask, centre, radius)
+
+    def source_motion(self, source: WarpSource) -> dict[str, np.ndarray]:
+        """The source's own motion frame (space ``landmarks``)."""
+        return {name: np.copy(value) for name, value in source.retargeter.motion.items()}
+
+    def render(self, source: WarpSource, driving: dict[str, np.ndarray], reference: dict[str, np.ndarray] | None,
+               options: DriveOptions) -> np.ndarray:
+        """The source moved by ``driving`` (relative to ``reference`` if given), RGB uint8."""
+        target = source.retargeter.target(driving, reference, options.region)
+        points = source.box.to_crop(target.points)
+        vertices = np.concatenate([points[:MESH_POINTS], _anchor_targets(source, target, points)])
+        texture = source.irises.shifted(target.gaze_shift)
+        frame = source.warp.apply(texture, vertices, vertices[:, 2])
+        frame = source.mouth.paint(frame, points)
+        full = source.box.paste(source.image, frame, source.paste_mask)
+        if options.paste_back:
+            return full
+        return face_crop(full, source.oval_centre, source.oval_radius)
+
+
+def _anchor_targets(source: WarpSource, target: Target, points: np.ndarray) -> np.ndarray:
+    """Anchor positions for this frame: the head's rigid motion plus the parent oval point's residual, weighted."""
+    anchors, src_pose, box = source.anchors, source.retargeter.pose, source.box
+    turn = target.rotation @ src_pose.rotation.T * (target.scale / src_pose.scale)
+    centre_src = box.to_crop(src_pose.translation[None])[0]
+    centre_dst = box.to_crop(target.translation[None])[0]
+
+    def rigid(p: np.ndarray) -> np.ndarray:
+        return (p - centre_src) @ turn.T + centre_dst
+
+    parents = anchors.parent
+    residual = points[parents] - rigid(source.points[parents])
+    out = anchors.points + anchors.weight[:, None] * (rigid(anchors.points) - anchors.points)
+    out += anchors.residual_weight[:, None] * residual
+    out[:, 2] = anchors.points[:, 2]
+    return out

@@ -1,0 +1,171 @@
+"""Eyes: lids that close over the eye (blinks) and irises that move inside the opening (gaze).
+
+Lids are moved in the canonical (pose-free) landmarks: the upper lid travels most of the way
+to the lower one, and the skin rings above and below follow with a falloff, so the warp
+stretches eyelid skin down over the eye instead of smearing the eye itself. The iris is moved
+in the source texture: each eye's opening is redrawn with the iris shifted over an inpainted
+sclera, clipped to the opening, before the mesh warp carries it to the target lids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from thead.backends.warp.mesh import face_topology, graph_distance
+from thead.backends.warp.paste import polygon_mask
+
+UPPER_SHARE = 0.8  # the upper lid's share of a closing; the lower lid does the rest
+SKIN_FALLOFF = (1.0, 0.85, 0.5, 0.15)  # how much each ring of skin follows its lid, by edge hops
+WIDEN_LIMIT = 1.3  # eyes open at most this much beyond the source's opening
+IRIS_POINTS = {"right": (468, 469, 470, 471, 472), "left": (473, 474, 475, 476, 477)}
+
+
+def _lid_group(chain: np.ndarray, other: np.ndarray, canonical: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(points, driving lid point index into chain, weight) of a lid and the skin rings beyond it."""
+    own, opposite = graph_distance(chain[1:-1]), graph_distance(other[1:-1])
+    members = np.flatnonzero((own < len(SKIN_FALLOFF)) & (own < opposite))
+    interior = chain[1:-1]
+    nearest = np.abs(canonical[members, None, 0] - canonical[None, interior, 0]).argmin(axis=1)
+    return members, nearest + 1, np.asarray(SKIN_FALLOFF, np.float32)[own[members]]
+
+
+@dataclass(frozen=True)
+class EyeLids:
+    """One eye's lid chains and the skin that follows them."""
+
+    upper: np.ndarray
+    lower: np.ndarray
+    upper_skin: tuple[np.ndarray, np.ndarray, np.ndarray]
+    lower_skin: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+    @classmethod
+    def build(cls, chains: tuple[np.ndarray, np.ndarray], canonical: np.ndarray) -> EyeLids:
+        upper, lower = chains
+        return cls(upper, lower, _lid_group(upper, lower, canonical), _lid_group(lower, upper, canonical))
+
+    def openness(self, points: np.ndarray) -> float:
+        """Signed lid gap over eye width in canonical points (negative when lids cross)."""
+        gap = points[self.lower[1:-1], 1] - points[self.upper[1:-1], 1]
+        width = np.linalg.norm(points[self.upper[-1], :2] - points[self.upper[0], :2])
+        return float(gap.mean() / max(width, 1e-6))
+
+    def close(self, points: np.ndarray, amount: float) -> np.ndarray:
+        """``points`` with the lid gap shrunk by ``amount`` (1 shut, 0 unchanged, < 0 wider)."""
+        gap = points[self.lower] - points[self.upper]  # lid-to-lid vectors per chain position
+        out = points.copy()
+        for (members, lid, weight), share in ((self.upper_skin, UPPER_SHARE), (self.lower_skin, UPPER_SHARE - 1.0)):
+            out[members] += (amount * share * weight)[:, None] * gap[lid]
+        return out
+
+
+class EyeRig:
+    """Both eyes of one source: lid control and the region the driving expression must leave alone."""
+
+    def __init__(self, canonical: np.ndarray) -> None:
+        topo = face_topology()
+        self.eyes = (EyeLids.build(topo.right_eye, canonical), EyeLids.build(topo.left_eye, canonical))
+        self.source_openness = np.array([eye.openness(canonical) for eye in self.eyes])
+        # Lids and their skin rings are driven by openness, not by the driving's landmark deltas.
+        self.expression_mask = np.ones(len(canonical), np.float32)
+        for eye in self.eyes:
+            for members, _, weight in (eye.upper_skin, eye.lower_skin):
+                self.expression_mask[members] = np.minimum(self.expression_mask[members], 1.0 - weight)
+
+    def set_openness(self, points: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """Canonical ``points`` with each eye's openness moved to ``target`` (left, right of the subject).
+
+        ``target`` is clipped to [0, WIDEN_LIMIT x the source's opening].
+        """
+        out = points
+        for eye, source, wanted in zip(self.eyes, self.source_openness, (target[1], target[0])):
+            current = eye.openness(out)
+            wanted = float(np.clip(wanted, 0.0, WIDEN_LIMIT * max(source, 0.0)))
+            if current > 1e-4:
+                out = eye.close(out, 1.0 - wanted / current)
+        return out
+
+
+class _Eye:
+    """One eye of the source crop: its opening, iris patch and iris-free sclera."""
+
+    def __init__(self, crop: np.ndarray, points: np.ndarray, chains: tuple[np.ndarray, np.ndarray], iris: tuple[int, ...]):
+        upper, lower = chains
+        outline = np.concatenate([points[upper, :2], points[lower[::-1], :2]])
+        self.centre = points[iris[0], :2].astype(np.float32)
+        self.radius = float(np.linalg.norm(points[list(iris[1:]), :2] - self.centre, axis=1).mean())
+        corner_a, corner_b = points[upper[0], :2], points[upper[-1], :2]
+        self.half_width = float(np.linalg.norm(corner_b - corner_a)) / 2
+        self.axis = (corner_b - corner_a) / max(2 * self.half_width, 1e-6)
+        self.eye_centre = (corner_a + corner_b) / 2
+        pad = self.radius + 3
+        x0, y0 = np.floor(outline.min(axis=0) - pad).astype(int)
+        x1, y1 = np.ceil(outline.max(axis=0) + pad).astype(int) + 1
+        h, w = crop.shape[:2]
+        self.roi = (max(0, x0), max(0, y0), min(w, x1), min(h, y1))
+        x0, y0, x1, y1 = self.roi
+        self.usable = x1 - x0 > 2 and y1 - y0 > 2 and self.radius > 1.0
+        if not self.usable:
+            return
+        patch = crop[y0:y1, x0:x1]
+        self.patch = patch.astype(np.float32)
+        self.opening = polygon_mask(outline - (x0, y0), patch.shape[:2])[..., None]
+        centre = self.centre - (x0, y0)
+        yy, xx = np.mgrid[0 : y1 - y0, 0 : x1 - x0].astype(np.float32)
+        distance = np.hypot(xx - centre[0], yy - centre[1])
+        disk = np.clip(self.radius + 0.5 - distance, 0.0, 1.0)[..., None]
+        self.iris_alpha = disk * self.opening
+        self.sclera = self._sclera(patch, self.opening[..., 0], distance)
+
+    def _sclera(self, patch: np.ndarray, opening: np.ndarray, distance: np.ndarray) -> np.ndarray:
+        """The eye opening with the iris painted out (inpainted from the visible sclera only)."""
+        visible = (opening > 0.5) & (distance > self.radius * 1.15)
+        fill = np.median(patch[visible], axis=0) if visible.sum() >= 4 else np.percentile(patch.reshape(-1, 3), 90, axis=0)
+        canvas = patch.copy()
+        canvas[opening <= 0.5] = fill.astype(np.uint8)
+        hole = ((distance <= self.radius * 1.15) & (opening > 0.0)).astype(np.uint8)
+        return cv2.inpaint(canvas, hole, 3, cv2.INPAINT_TELEA).astype(np.float32)
+
+    def draw(self, texture: np.ndarray, shift: np.ndarray) -> None:
+        """Write this eye into ``texture`` with the iris moved by ``shift`` (x along the eye, y across, half widths)."""
+        if not self.usable:
+            return
+        normal = np.array([-self.axis[1], self.axis[0]])
+        offset = (shift[0] * self.axis + shift[1] * normal) * self.half_width
+        # Keep the iris inside the eye: its centre no further out than the corners minus most of a radius.
+        along = float((self.centre + offset - self.eye_centre) @ self.axis)
+        limit = max(self.half_width - 0.7 * self.radius, 0.0)
+        offset += self.axis * (np.clip(along, -limit, limit) - along)
+        across = float(offset @ normal)
+        offset += normal * (np.clip(across, -0.35 * self.radius, 0.35 * self.radius) - across)
+        x0, y0, x1, y1 = self.roi
+        size = (x1 - x0, y1 - y0)
+        move = np.array([[1, 0, offset[0]], [0, 1, offset[1]]], np.float32)
+        iris = cv2.warpAffine(self.patch, move, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        alpha = cv2.warpAffine(self.iris_alpha, move, size, flags=cv2.INTER_LINEAR)[..., None] * self.opening
+        eye = self.sclera + alpha * (iris - self.sclera)
+        blended = self.patch + self.opening * (eye - self.patch)
+        texture[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+
+
+class IrisPainter:
+    """Moves both irises of a source crop inside their openings (gaze)."""
+
+    MIN_SHIFT = 0.01  # half eye widths; smaller gaze changes leave the texture untouched
+
+    def __init__(self, crop: np.ndarray, points: np.ndarray) -> None:
+        topo = face_topology()
+        self.eyes = (_Eye(crop, points, topo.right_eye, IRIS_POINTS["right"]),
+                     _Eye(crop, points, topo.left_eye, IRIS_POINTS["left"]))
+        self._crop = crop
+        self._texture = crop.copy()
+
+    def shifted(self, shift: np.ndarray) -> np.ndarray:
+        """The source crop with both irises moved by ``shift`` (gaze x, y in half eye widths)."""
+        if float(np.abs(shift).max()) < self.MIN_SHIFT:
+            return self._crop
+        for eye in self.eyes:
+            eye.draw(self._texture, np.asarray(shift, np.float64))
+        return self._texture

@@ -1,0 +1,215 @@
+"""Triangulation of the 478 MediaPipe points, closed eyes and mouth, and background anchor points.
+
+The face triangles are MediaPipe's own tessellation (recovered from its edge list). Its four
+boundary loops are the face oval, both eye openings and the inner lips; the openings are closed
+with strips between the upper and lower contours so that lids and lips can open and close.
+Around the face, rings of anchor points let hair and neck follow the head with a falloff, and a
+fixed ring plus the crop border keep the background still.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import Delaunay
+
+from thead.face import geometry
+
+MESH_POINTS = 468  # the tessellated points; 468..477 are the irises
+
+# Rings of anchors around the face oval: distance factor from the oval centre, how much they follow
+# the head's rigid motion on top (hair) and at the bottom (neck), and how much they follow the
+# non-rigid motion of their oval point (a jaw opening). The fixed ring holds the background.
+MOVING_RINGS = ((1.3, 0.9, 0.6, 0.85), (1.7, 0.5, 0.2, 0.4))
+FIXED_RING = 2.25
+BORDER_STEPS = 8  # anchors per crop edge
+
+
+@dataclass(frozen=True)
+class FaceTopology:
+    """Triangles of the face and the ordered contours used by lids, lips and the anchors."""
+
+    triangles: np.ndarray  # [F, 3] mesh faces plus the strips closing eyes and mouth
+    hole_triangles: np.ndarray  # [H, 3] the strips alone (eyes first, then mouth)
+    oval: np.ndarray  # outer boundary loop, ordered
+    right_eye: tuple[np.ndarray, np.ndarray]  # (upper, lower) lid chains, outer corner to inner corner
+    left_eye: tuple[np.ndarray, np.ndarray]
+    mouth: tuple[np.ndarray, np.ndarray]  # (upper, lower) inner-lip chains, corner to corner
+    edges: np.ndarray  # [E, 2] unique mesh edges
+
+
+def _mesh_faces() -> tuple[np.ndarray, np.ndarray]:
+    """MediaPipe's 852 faces, as the 3-cliques of its edge list that are real faces."""
+    from thead.face._mediapipe import solutions
+
+    edges = {frozenset(pair) for pair in solutions().face_mesh.FACEMESH_TESSELATION}
+    neighbours: dict[int, set[int]] = defaultdict(set)
+    for a, b in map(tuple, edges):
+        neighbours[a].add(b)
+        neighbours[b].add(a)
+    cliques = {frozenset((a, b, c)) for a, b in map(tuple, edges) for c in neighbours[a] & neighbours[b]}
+    uses = Counter(frozenset(pair) for tri in cliques for pair in itertools.combinations(tri, 2))
+    # A clique that is not a face lies over three edges that already bound two faces each.
+    faces = [tri for tri in cliques if any(uses[frozenset(p)] < 3 for p in itertools.combinations(tri, 2))]
+    return np.array(sorted(sorted(t) for t in faces), np.int32), np.array(sorted(sorted(e) for e in edges), np.int32)
+
+
+def _boundary_loops(faces: np.ndarray) -> list[np.ndarray]:
+    """Ordered boundary loops of a triangle mesh (edges used by one face only)."""
+    uses = Counter(frozenset(pair) for tri in faces.tolist() for pair in itertools.combinations(tri, 2))
+    links: dict[int, list[int]] = defaultdict(list)
+    for edge, count in uses.items():
+        if count == 1:
+            a, b = tuple(edge)
+            links[a].append(b)
+            links[b].append(a)
+    loops, seen = [], set()
+    for start in sorted(links):
+        if start in seen:
+            continue
+        loop, previous, current = [start], None, start
+        while True:
+            seen.add(current)
+            nxt = next(n for n in links[current] if n != previous)
+            if nxt == start:
+                break
+            loop.append(nxt)
+            previous, current = current, nxt
+        loops.append(np.array(loop, np.int32))
+    return loops
+
+
+def _split_loop(loop: np.ndarray, corner_a: int, corner_b: int, upper_member: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two chains from ``corner_a`` to ``corner_b``; the one holding ``upper_member`` first."""
+    rolled = np.roll(loop, -int(np.flatnonzero(loop == corner_a)[0]))
+    cut = int(np.flatnonzero(rolled == corner_b)[0])
+    one = rolled[: cut + 1]
+    other = np.concatenate([rolled[cut:], rolled[:1]])[::-1]
+    return (one, other) if upper_member in one else (other, one)
+
+
+def _zip_chains(upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    """Triangle strip between two chains sharing their end points."""
+    tris, i, j = [], 0, 0
+    nu, nl = len(upper) - 1, len(lower) - 1
+    while i < nu or j < nl:
+        advance_upper = j >= nl or (i < nu and (i + 1) / nu <= (j + 1) / nl)
+        if advance_upper:
+            tris.append((upper[i], lower[j], upper[i + 1]))
+            i += 1
+        else:
+            tris.append((upper[i], lower[j], lower[j + 1]))
+            j += 1
+    return np.array([t for t in tris if len(set(t)) == 3], np.int32)
+
+
+@functools.lru_cache(maxsize=1)
+def face_topology() -> FaceTopology:
+    """The face mesh topology (computed once from MediaPipe's connection lists)."""
+    faces, edges = _mesh_faces()
+    loops = _boundary_loops(faces)
+    right, left, mouth = geometry.RIGHT_EYE, geometry.LEFT_EYE, geometry.MOUTH
+
+    def loop_with(index: int) -> np.ndarray:
+        return next(loop for loop in loops if index in loop)
+
+    right_eye = _split_loop(loop_with(right["outer"]), right["outer"], right["inner"], right["upper"][1])
+    left_eye = _split_loop(loop_with(left["outer"]), left["outer"], left["inner"], left["upper"][1])
+    lips = _split_loop(loop_with(mouth["left"]), mouth["left"], mouth["right"], mouth["upper"][1])
+    oval = max(loops, key=len)
+    holes = np.concatenate([_zip_chains(*right_eye), _zip_chains(*left_eye), _zip_chains(*lips)])
+    return FaceTopology(np.concatenate([faces, holes]), holes, oval, right_eye, left_eye, lips, edges)
+
+
+def graph_distance(seeds: np.ndarray, count: int = MESH_POINTS) -> np.ndarray:
+    """Edge hops from ``seeds`` to every mesh point (breadth-first over the mesh edges)."""
+    edges = face_topology().edges
+    neighbours: list[list[int]] = [[] for _ in range(count)]
+    for a, b in edges.tolist():
+        neighbours[a].append(b)
+        neighbours[b].append(a)
+    hops = np.full(count, np.iinfo(np.int32).max, np.int32)
+    frontier = list(dict.fromkeys(int(s) for s in seeds))
+    hops[frontier] = 0
+    while frontier:
+        nxt = []
+        for node in frontier:
+            for other in neighbours[node]:
+                if hops[other] > hops[node] + 1:
+                    hops[other] = hops[node] + 1
+                    nxt.append(other)
+        frontier = nxt
+    return hops
+
+
+@dataclass(frozen=True)
+class Anchors:
+    """Points around the face in crop pixels; each follows its parent oval point by ``weight``."""
+
+    points: np.ndarray  # [A, 3] x, y, z (z of the parent oval point)
+    parent: np.ndarray  # [A] mesh index of the nearest oval point
+    weight: np.ndarray  # [A] share of the head's rigid motion: 0 = fixed, 1 = moves with the head
+    residual_weight: np.ndarray  # [A] share of the parent oval point's non-rigid motion
+    triangles: np.ndarray  # [K, 3] over the concatenated (468 mesh points, anchors)
+
+
+def build_anchors(points: np.ndarray, down: np.ndarray, size: tuple[int, int]) -> Anchors:
+    """Anchors for a face with landmarks ``points`` (crop pixels) in a crop of ``size`` (w, h).
+
+    ``down`` is the head's forehead-to-chin direction in the image; anchors below the face (the
+    neck) follow less than those above and beside it (the hair).
+    """
+    topo = face_topology()
+    oval = points[topo.oval]
+    centre = oval[:, :2].mean(axis=0)
+    radial = oval[:, :2] - centre
+    bottomness = np.clip((radial / np.linalg.norm(radial, axis=1, keepdims=True)) @ down[:2], 0.0, 1.0)
+    width, height = size
+    margin = 0.02 * max(width, height)
+
+    def inside_crop(xy: np.ndarray, pad: float) -> np.ndarray:
+        return (xy[:, 0] >= pad) & (xy[:, 0] <= width - 1 - pad) & (xy[:, 1] >= pad) & (xy[:, 1] <= height - 1 - pad)
+
+    chunks = []
+    for factor, top_weight, bottom_weight, residual_weight in MOVING_RINGS:
+        xy = centre + factor * radial
+        weight = top_weight + (bottom_weight - top_weight) * bottomness
+        keep = inside_crop(xy, margin)
+        chunks.append((xy[keep], oval[keep, 2], topo.oval[keep], weight[keep], np.full(keep.sum(), residual_weight)))
+
+    fixed_ring = centre + FIXED_RING * radial[::2]
+    steps = np.linspace(0.0, 1.0, BORDER_STEPS + 1)[:-1]
+    w1, h1 = width - 1, height - 1
+    border = np.concatenate([
+        np.stack([steps * w1, np.zeros_like(steps)], 1), np.stack([np.full_like(steps, w1), steps * h1], 1),
+        np.stack([w1 - steps * w1, np.full_like(steps, h1)], 1), np.stack([np.zeros_like(steps), h1 - steps * h1], 1),
+    ])
+    fixed = np.concatenate([fixed_ring[inside_crop(fixed_ring, margin)], border])
+    # Fixed anchors the face covers (a face at the image border) would pin the face: drop them.
+    reach = np.linalg.norm(radial, axis=1).max() * 1.15
+    fixed = fixed[np.linalg.norm(fixed - centre, axis=1) > reach]
+    none = np.zeros(len(fixed))
+    chunks.append((fixed, none, none.astype(np.int32), none, none))
+
+    xy = np.concatenate([c[0] for c in chunks])
+    anchor_points = np.concatenate([xy, np.concatenate([c[1] for c in chunks])[:, None]], axis=1)
+    parent = np.concatenate([c[2] for c in chunks]).astype(np.int32)
+    weight = np.concatenate([c[3] for c in chunks]).astype(np.float32)
+    residual_weight = np.concatenate([c[4] for c in chunks]).astype(np.float32)
+    triangles = _outer_triangles(oval[:, :2], topo.oval, xy, MESH_POINTS)
+    return Anchors(anchor_points.astype(np.float32), parent, weight, residual_weight, triangles)
+
+
+def _outer_triangles(oval_xy: np.ndarray, oval_index: np.ndarray, anchor_xy: np.ndarray, offset: int) -> np.ndarray:
+    """Delaunay triangles over the oval and the anchors, indexed into (mesh points, anchors).
+
+    Triangles inside the oval are kept: they lie under the face triangles, which are drawn after
+    them, so every crop pixel is covered even where the oval is locally concave.
+    """
+    index = np.concatenate([oval_index, offset + np.arange(len(anchor_xy))]).astype(np.int32)
+    simplices = Delaunay(np.concatenate([oval_xy, anchor_xy])).simplices
+    return index[simplices]

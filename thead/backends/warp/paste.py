@@ -1,0 +1,100 @@
+"""The face-centred working region: cut it from the source, paste the rendered crop back.
+
+Rendering happens in a box around the head (the fixed anchor ring plus a margin), clipped to
+the image and scaled down when the face is large, so the per-frame cost does not grow with the
+image size. Pasting back at full resolution is a plain copy when the box was not scaled (the
+warp is exactly the identity at the box border) and a feathered blend otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from thead.backends.warp.mesh import FIXED_RING
+
+BOX_REACH = FIXED_RING + 0.35  # box half-side over the face oval's largest radius
+MAX_WORK_SIDE = 640  # working crops larger than this are scaled down
+CROP_ONLY_REACH = 1.6  # ``--crop-only`` half-side over the oval radius
+CROP_ONLY_SIDE = 512
+
+
+@dataclass(frozen=True)
+class CropBox:
+    """An axis-aligned box of the source image and the scale of its working copy."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    scale: float
+
+    @classmethod
+    def around(cls, centre: np.ndarray, radius: float, image_size: tuple[int, int]) -> CropBox:
+        """The working box for a face whose oval is centred at ``centre`` with largest radius ``radius``."""
+        width, height = image_size
+        half = BOX_REACH * radius
+        x0, y0 = max(0, int(np.floor(centre[0] - half))), max(0, int(np.floor(centre[1] - half)))
+        x1, y1 = min(width, int(np.ceil(centre[0] + half))), min(height, int(np.ceil(centre[1] + half)))
+        scale = min(1.0, MAX_WORK_SIDE / max(x1 - x0, y1 - y0))
+        return cls(x0, y0, x1, y1, scale)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the working crop."""
+        return (max(2, round((self.x1 - self.x0) * self.scale)), max(2, round((self.y1 - self.y0) * self.scale)))
+
+    def to_crop(self, points: np.ndarray) -> np.ndarray:
+        """Image points [N, 3] (x, y, z pixels) to working-crop pixels."""
+        out = np.asarray(points, np.float32).copy()
+        out[:, 0] = (out[:, 0] + 0.5 - self.x0) * self.scale - 0.5
+        out[:, 1] = (out[:, 1] + 0.5 - self.y0) * self.scale - 0.5
+        out[:, 2] *= self.scale
+        return out
+
+    def cut(self, image: np.ndarray) -> np.ndarray:
+        """The working crop of ``image``."""
+        crop = image[self.y0 : self.y1, self.x0 : self.x1]
+        if self.scale == 1.0:
+            return np.ascontiguousarray(crop)
+        return cv2.resize(crop, self.size, interpolation=cv2.INTER_AREA)
+
+    def paste_mask(self, moving: np.ndarray) -> np.ndarray | None:
+        """Feathered float mask at full box resolution from a working-size ``moving`` mask (None when unscaled)."""
+        if self.scale == 1.0:
+            return None
+        feather = max(3, int(0.03 * max(moving.shape)) | 1)
+        soft = cv2.GaussianBlur(moving.astype(np.float32), (feather, feather), 0)
+        return cv2.resize(soft, (self.x1 - self.x0, self.y1 - self.y0), interpolation=cv2.INTER_LINEAR)
+
+    def paste(self, image: np.ndarray, crop: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        """``image`` with the rendered working ``crop`` put back in its box."""
+        out = image.copy()
+        if mask is None:
+            out[self.y0 : self.y1, self.x0 : self.x1] = crop
+            return out
+        full = cv2.resize(crop, (self.x1 - self.x0, self.y1 - self.y0), interpolation=cv2.INTER_CUBIC)
+        region = out[self.y0 : self.y1, self.x0 : self.x1]
+        out[self.y0 : self.y1, self.x0 : self.x1] = cv2.blendLinear(full, region, mask, 1.0 - mask)
+        return out
+
+
+def face_crop(image: np.ndarray, centre: np.ndarray, radius: float) -> np.ndarray:
+    """A square ``CROP_ONLY_SIDE`` crop centred on the face (``--crop-only``), border replicated."""
+    side = 2 * CROP_ONLY_REACH * radius
+    scale = CROP_ONLY_SIDE / side
+    affine = np.array([[scale, 0, CROP_ONLY_SIDE / 2 - scale * centre[0]],
+                       [0, scale, CROP_ONLY_SIDE / 2 - scale * centre[1]]], np.float32)
+    flags = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.warpAffine(image, affine, (CROP_ONLY_SIDE, CROP_ONLY_SIDE), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+
+
+def polygon_mask(polygon: np.ndarray, shape: tuple[int, int], supersample: int = 4) -> np.ndarray:
+    """Anti-aliased float32 mask in [0, 1] of a polygon given in pixel coordinates of an image of ``shape``."""
+    h, w = shape
+    big = np.zeros((h * supersample, w * supersample), np.uint8)
+    scaled = np.round((np.asarray(polygon) + 0.5) * supersample - 0.5).astype(np.int32)
+    cv2.fillPoly(big, [scaled], 255)
+    return cv2.resize(big, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0

@@ -1,0 +1,130 @@
+"""Put driving motion onto the source: target head pose and target landmarks on the source face.
+
+Relative mode (the FOMM / LivePortrait convention) moves the source by the driving's change
+since the reference frame: R_t = R_d R_ref^T R_s, scale by s_d / s_ref, translation by the
+driving's shift scaled by the face-size ratio, expression = source + (driving - reference).
+Absolute mode takes the driving's rotation and expression as they are and keeps the source's
+position and size. Eye openness, mouth openness and gaze come from their own channels (so that
+edits of those channels take effect) through the lid and jaw rigs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from thead.backends.warp.eyes import EyeRig
+from thead.backends.warp.mesh import face_topology, graph_distance
+from thead.backends.warp.mouth import JawRig
+from thead.face import geometry
+from thead.motion.extract import face_motion
+
+MAX_TURN_DEG = 35.0  # relative head rotation beyond this is scaled back onto it
+MAX_SHIFT = 0.6  # translation soft limit, in inter-ocular distances of the source
+SCALE_RANGE = (0.85, 1.2)
+MOVES = {  # region -> (pose, eyes, mouth, rest of the expression)
+    "all": (True, True, True, True),
+    "pose": (True, False, False, False),
+    "exp": (False, True, True, True),
+    "eyes": (False, True, False, False),
+    "lips": (False, False, True, False),
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the source face should be in this frame (image pixels of the source)."""
+
+    points: np.ndarray  # [478, 3]
+    rotation: np.ndarray
+    translation: np.ndarray
+    scale: float
+    gaze_shift: np.ndarray  # gaze change (x, y) in half eye widths
+
+
+def _rotation(frame: dict[str, np.ndarray]) -> np.ndarray:
+    return geometry.angles_to_rotation(float(frame["yaw"]), float(frame["pitch"]), float(frame["roll"]))
+
+
+def _limit_turn(rotation: np.ndarray, limit_deg: float) -> np.ndarray:
+    vector, _ = cv2.Rodrigues(rotation)
+    angle = float(np.linalg.norm(vector))
+    if np.degrees(angle) <= limit_deg:
+        return rotation
+    return cv2.Rodrigues(vector * (np.radians(limit_deg) / angle))[0]
+
+
+def _soft_limit(shift: np.ndarray, limit: float) -> np.ndarray:
+    length = float(np.linalg.norm(shift))
+    if length < 1e-9 or limit <= 0:
+        return shift
+    return shift * (limit * np.tanh(length / limit) / length)
+
+
+def _region_weights(hops: np.ndarray, full: int, fade: tuple[float, ...]) -> np.ndarray:
+    weights = np.zeros(len(hops), np.float32)
+    weights[hops <= full] = 1.0
+    for step, value in enumerate(fade, start=1):
+        weights[hops == full + step] = value
+    return weights
+
+
+class Retargeter:
+    """One source face's pose, canonical expression and rigs; maps driving frames to target landmarks."""
+
+    def __init__(self, points: np.ndarray) -> None:
+        self.motion = face_motion(points)
+        self.pose = geometry.estimate_head_pose(points)
+        self.canonical = self.motion["expression"]
+        self.eyes = EyeRig(self.canonical)
+        self.jaw = JawRig(self.canonical)
+        topo = face_topology()
+        eye_hops = graph_distance(np.concatenate([*topo.right_eye, *topo.left_eye]))
+        lip_hops = graph_distance(np.concatenate(topo.mouth))
+        eye_region = np.zeros(len(points), np.float32)
+        eye_region[: len(eye_hops)] = _region_weights(eye_hops, 3, (0.5, 0.2))
+        eye_region[468:] = 1.0
+        lip_region = np.zeros(len(points), np.float32)
+        lip_region[: len(lip_hops)] = _region_weights(lip_hops, 4, (0.5, 0.2))
+        lip_region = np.maximum(lip_region, self.jaw.weight)
+        self._masks = {"eyes": eye_region * self.eyes.expression_mask, "lips": lip_region,
+                       "rest": self.eyes.expression_mask}
+
+    def _pose(self, driving, reference, moves: bool) -> tuple[np.ndarray, np.ndarray, float]:
+        src = self.pose
+        if not moves:
+            return src.rotation, src.translation, src.scale
+        if reference is None:
+            return _limit_turn(_rotation(driving), MAX_TURN_DEG + abs(src.yaw)), src.translation, src.scale
+        turn = _limit_turn(_rotation(driving) @ _rotation(reference).T, MAX_TURN_DEG)
+        ratio = float(driving["scale"]) / max(float(reference["scale"]), 1e-6)
+        shift = np.zeros(3)
+        shift[:2] = (np.asarray(driving["translation"][:2]) - reference["translation"][:2]) * (src.scale / max(float(reference["scale"]), 1e-6))
+        shift[:2] = _soft_limit(shift[:2], MAX_SHIFT * src.scale)
+        return turn @ src.rotation, src.translation + shift, src.scale * float(np.clip(ratio, *SCALE_RANGE))
+
+    def target(self, driving: dict[str, np.ndarray], reference: dict[str, np.ndarray] | None, region: str) -> Target:
+        """Target landmarks of the source for one driving frame (``reference`` None: absolute mode)."""
+        move_pose, move_eyes, move_mouth, move_rest = MOVES[region]
+        base = self.motion if reference is None else reference
+        delta = np.asarray(driving["expression"], np.float32) - np.asarray(base["expression"], np.float32)
+        if move_rest:
+            mask = self._masks["rest"]
+        else:
+            mask = np.maximum(self._masks["eyes"] if move_eyes else 0.0, self._masks["lips"] if move_mouth else 0.0)
+        expression = self.canonical + np.asarray(mask, np.float32)[:, None] * delta
+
+        def change(name: str) -> np.ndarray:
+            return np.asarray(driving[name], np.float64) - np.asarray(base[name], np.float64)
+
+        eye_open = self.eyes.source_openness[::-1] + (change("eye_open") if move_eyes else 0.0)  # (left, right)
+        expression = self.eyes.set_openness(expression, np.asarray(eye_open))
+        mouth_open = self.jaw.source_openness + (float(change("mouth_open")) if move_mouth else 0.0)
+        expression = self.jaw.set_openness(expression, mouth_open)
+        gaze_shift = change("gaze").astype(np.float32) if move_eyes else np.zeros(2, np.float32)
+
+        rotation, translation, scale = self._pose(driving, reference, move_pose)
+        points = geometry.compose(expression, rotation, translation, scale)
+        return Target(points, rotation, translation, scale, gaze_shift)
