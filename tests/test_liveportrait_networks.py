@@ -101,3 +101,16 @@ def test_wrong_checkpoint_raises_weights_error_naming_the_file() -> None:
         networks.load_network("spade_generator", {"fc.weight": torch.zeros(1)}, "spade_generator.pth")
     with pytest.raises(WeightsError, match="unexpected group"):
         networks.load_network("stitching_retargeting_module", {"retarget_nose.module.mlp.0.weight": torch.zeros(1)}, "s.pth")
+
+
+@pytest.mark.parametrize("scale", [1, 2, 3, 4])
+@pytest.mark.parametrize("dims", [2, 3])
+def test_nearest_upsampled_conv_equals_conv_of_upsampled_input(scale: int, dims: int) -> None:
+    from thead.backends.liveportrait.layers import NearestUpsampledConv
+
+    torch.manual_seed(scale)
+    conv = (torch.nn.Conv2d(5, 7, 3, padding=1) if dims == 2 else torch.nn.Conv3d(5, 7, 3, padding=1)).double()
+    x = torch.randn(2, 5, *((3,) if dims == 3 else ()), 9, 10, dtype=torch.float64)
+    factors = (1.0,) * (dims - 2) + (float(scale), float(scale))
+    expected = conv(torch.nn.functional.interpolate(x, scale_factor=factors))
+    assert torch.allclose(NearestUpsampledConv(conv)(x, scale), expected, atol=1e-12)

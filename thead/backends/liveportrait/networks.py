@@ -87,8 +87,8 @@ class LivePortraitNetworks:
         return self
 
     def optimize_for_inference(self) -> LivePortraitNetworks:
-        """Fold BatchNorms into convolutions and precompute spectral-norm weights (results unchanged up to rounding)."""
+        """Fold BatchNorms, precompute spectral norms, fuse SPADE blocks (eval only; same results up to rounding)."""
         for module in (self.appearance_feature_extractor, self.warping_module):
             fold_batch_norms(module)
-        self.spade_generator.freeze_spectral_norm()
+        self.spade_generator.fuse_for_inference()
         return self

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from thead.backends.liveportrait.config import SpadeConfig
+from thead.backends.liveportrait.layers import NearestUpsampledConv
 
 SPADE_HIDDEN = 128  # hard-coded in the official SPADE layer
 
@@ -23,8 +24,21 @@ class SpectralNormConv2d(nn.Module):
         self.padding = padding
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
         self.weight_orig = nn.Parameter(torch.empty(out_channels, in_channels, kernel_size, kernel_size))
-        self.register_buffer("weight_u", torch.zeros(out_channels))
-        self.register_buffer("weight_v", torch.zeros(in_channels * kernel_size * kernel_size))
+        self.register_buffer("weight_u", torch.empty(out_channels))
+        self.register_buffer("weight_v", torch.empty(in_channels * kernel_size * kernel_size))
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """Random init like nn.Conv2d, with unit-norm u and v (checkpoints overwrite all four)."""
+        if self.weight_orig.is_meta:
+            return
+        nn.init.kaiming_uniform_(self.weight_orig, a=5**0.5)
+        if self.bias is not None:
+            bound = 1 / (self.weight_orig[0].numel() ** 0.5)
+            nn.init.uniform_(self.bias, -bound, bound)
+        self.weight_u.copy_(F.normalize(torch.randn_like(self.weight_u), dim=0))
+        self.weight_v.copy_(F.normalize(torch.randn_like(self.weight_v), dim=0))
 
     def weight(self) -> torch.Tensor:
         matrix = self.weight_orig.reshape(self.weight_orig.shape[0], -1)
@@ -84,12 +98,6 @@ class SPADEResnetBlock(nn.Module):
         dx = self.conv_1(F.leaky_relu(self.norm_1(dx, segmap), 0.2))
         return shortcut + dx
 
-    def freeze_spectral_norm(self) -> None:
-        for name in ("conv_0", "conv_1", "conv_s"):
-            module = getattr(self, name, None)
-            if isinstance(module, SpectralNormConv2d):
-                setattr(self, name, module.freeze())
-
 
 class SPADEDecoder(nn.Module):
     """conv, six SPADE residual blocks, two (nearest x2 + block) upsamplings, conv to RGB (+ PixelShuffle)."""
@@ -125,8 +133,68 @@ class SPADEDecoder(nn.Module):
         x = self.up_1(self.up(x), feature)
         return torch.sigmoid(self.conv_img(F.leaky_relu(x, 0.2)))
 
-    def freeze_spectral_norm(self) -> None:
-        """Replace every spectral-norm conv by a plain conv holding its normalised weight (eval only)."""
-        for module in self.modules():
+    def fuse_for_inference(self) -> None:
+        """Replace every residual block by its :class:`FusedSPADEResnetBlock` (eval only; same outputs)."""
+        for name, module in list(self.named_children()):
             if isinstance(module, SPADEResnetBlock):
-                module.freeze_spectral_norm()
+                setattr(self, name, FusedSPADEResnetBlock(module))
+
+
+def _stack_convs(convs: list[nn.Conv2d]) -> nn.Conv2d:
+    """One conv computing several same-input convs, their outputs concatenated along channels."""
+    first = convs[0]
+    out_channels = sum(conv.out_channels for conv in convs)
+    stacked = nn.Conv2d(first.in_channels, out_channels, first.kernel_size, padding=first.padding)
+    stacked = stacked.to(first.weight.device, first.weight.dtype).requires_grad_(False)
+    stacked.weight.copy_(torch.cat([conv.weight for conv in convs]))
+    stacked.bias.copy_(torch.cat([conv.bias for conv in convs]))
+    return stacked
+
+
+class FusedSPADEResnetBlock(nn.Module):
+    """Inference form of a loaded :class:`SPADEResnetBlock`, computing the same function with less work.
+
+    - spectral norms are applied once (plain convs);
+    - the 2 or 3 ``mlp_shared`` convs, which all read the same segmentation map, run as one conv,
+      at the map's own resolution when the block works on an upsampled grid (:class:`NearestUpsampledConv`);
+    - each SPADE's gamma and beta convs run as one conv, and ``norm_0`` and ``norm_s`` share the
+      instance normalisation of their common input;
+    - the shortcut's beta conv is composed with the 1x1 ``conv_s`` (a linear map of a linear map):
+      ``conv_s(x_hat * (1 + gamma_s) + beta_s) = conv_s(x_hat * (1 + gamma_s)) + (conv_s o beta_s)(actv_s)``.
+    """
+
+    @torch.no_grad()
+    def __init__(self, block: SPADEResnetBlock) -> None:
+        super().__init__()
+        self.learned_shortcut = block.learned_shortcut
+        norms = [block.norm_0, block.norm_1] + ([block.norm_s] if self.learned_shortcut else [])
+        self.shared = NearestUpsampledConv(_stack_convs([norm.mlp_shared[0] for norm in norms]))
+        self.conv_0, self.conv_1 = block.conv_0.freeze(), block.conv_1.freeze()
+        self.gamma_beta_0 = _stack_convs([block.norm_0.mlp_gamma, block.norm_0.mlp_beta])
+        self.gamma_beta_1 = _stack_convs([block.norm_1.mlp_gamma, block.norm_1.mlp_beta])
+        if self.learned_shortcut:
+            self.conv_s = block.conv_s.freeze()
+            shortcut = self.conv_s.weight[:, :, 0, 0]
+            beta = block.norm_s.mlp_beta
+            composed = nn.Conv2d(beta.in_channels, shortcut.shape[0], 3, padding=1).to(shortcut.device, shortcut.dtype)
+            composed.weight.copy_(torch.einsum("oc,cikl->oikl", shortcut, beta.weight))
+            composed.bias.copy_(shortcut @ beta.bias)
+            self.gamma_beta_s = _stack_convs([block.norm_s.mlp_gamma, composed])
+
+    @staticmethod
+    def _modulate(normalized: torch.Tensor, gamma_beta: torch.Tensor) -> torch.Tensor:
+        gamma, beta = gamma_beta.chunk(2, dim=1)
+        return torch.addcmul(beta, normalized, gamma + 1)
+
+    def forward(self, x: torch.Tensor, segmap: torch.Tensor) -> torch.Tensor:
+        scale = x.shape[-1] // segmap.shape[-1]
+        if tuple(x.shape[-2:]) != (segmap.shape[-2] * scale, segmap.shape[-1] * scale):
+            segmap, scale = F.interpolate(segmap, size=x.shape[-2:], mode="nearest"), 1
+        actv = F.relu_(self.shared(segmap, scale)).split(SPADE_HIDDEN, dim=1)
+        normalized = F.instance_norm(x, eps=1e-5)
+        dx = self.conv_0(F.leaky_relu_(self._modulate(normalized, self.gamma_beta_0(actv[0])), 0.2))
+        dx = self.conv_1(F.leaky_relu_(self._modulate(F.instance_norm(dx, eps=1e-5), self.gamma_beta_1(actv[1])), 0.2))
+        if not self.learned_shortcut:
+            return dx.add_(x)
+        gamma, beta = self.gamma_beta_s(actv[2]).split([x.shape[1], self.conv_s.out_channels], dim=1)
+        return dx.add_(self.conv_s(normalized * (gamma + 1))).add_(beta)
