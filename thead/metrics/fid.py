@@ -49,7 +49,23 @@ def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fid_from_features(generated: np.ndarray, reference: np.ndarray) -> float:
-    return frechet_distance(*feature_statistics(generated), *feature_statistics(reference))
+    """FID of two feature sets [N, D].
+
+    With at least D + 1 samples on each side this is pytorch-fid's computation. With fewer, the
+    covariances are singular and ``sqrtm`` of their 2048x2048 product is both slow (~30 s) and
+    inexact; the trace of sqrtm(S1 S2) is then computed exactly as the nuclear norm of A B^T, where
+    S1 = A^T A and S2 = B^T B are the centred features scaled by 1 / sqrt(N - 1) (S1 S2 has the
+    same nonzero eigenvalues as (A B^T)(A B^T)^T).
+    """
+    generated, reference = np.asarray(generated, np.float64), np.asarray(reference, np.float64)
+    if min(len(generated), len(reference)) > generated.shape[1]:
+        return frechet_distance(*feature_statistics(generated), *feature_statistics(reference))
+    mu1, mu2 = generated.mean(axis=0), reference.mean(axis=0)
+    a = (generated - mu1) / np.sqrt(len(generated) - 1)
+    b = (reference - mu2) / np.sqrt(len(reference) - 1)
+    trace_sqrt = np.linalg.svd(a @ b.T, compute_uv=False).sum()
+    diff = mu1 - mu2
+    return float(diff @ diff + np.sum(a * a) + np.sum(b * b) - 2 * trace_sqrt)
 
 
 @lru_cache(maxsize=2)
@@ -93,7 +109,8 @@ class FID(Metric):
     protocol = {
         "reference": "pytorch-fid (TF-Inception 2015-12-05 port, pt_inception-2015-12-05-6726825d.pth)",
         "features": "2048-d pool3", "input": "RGB / 255, bilinear to 299x299 (no antialias), to [-1, 1]",
-        "statistics": "mean, covariance ddof 1; scipy sqrtm, 1e-6 diagonal offset if not finite",
+        "statistics": "mean, covariance ddof 1; scipy sqrtm, 1e-6 diagonal offset if not finite (pytorch-fid); "
+                      "under 2049 frames the sqrtm trace is computed exactly as a nuclear norm",
         "frames": "all frames of the generated vs the reference video; mean row pools all videos' features",
     }
 

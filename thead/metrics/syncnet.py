@@ -29,7 +29,7 @@ from thead.metrics.landmarks import face_boxes
 from thead.metrics.mfcc import mfcc
 
 WEIGHTS = {"syncnet": {"syncnet": "syncnet_v2.model"}}
-FPS, SAMPLE_RATE, WINDOW, VSHIFT, CROP_SCALE, CROP_SIZE = 25.0, 16000, 5, 15, 0.4, 224
+FPS, SAMPLE_RATE, WINDOW, VSHIFT, CROP_SCALE, CROP_SIZE, SMOOTHING = 25.0, 16000, 5, 15, 0.4, 224, 13
 BATCH = 20
 
 
@@ -99,9 +99,10 @@ def resample_nearest(count: int, fps: float, target_fps: float) -> np.ndarray:
 
 def face_crops(frames: list[np.ndarray], boxes: np.ndarray) -> np.ndarray:
     """[T, 224, 224, 3] BGR uint8 crops with syncnet_python's geometry around smoothed boxes."""
-    half = medfilt(np.maximum(boxes[:, 3] - boxes[:, 1], boxes[:, 2] - boxes[:, 0]) / 2, 13)
-    cy = medfilt((boxes[:, 1] + boxes[:, 3]) / 2, 13)
-    cx = medfilt((boxes[:, 0] + boxes[:, 2]) / 2, 13)
+    kernel = min(SMOOTHING, len(boxes) - 1 + len(boxes) % 2)  # odd; clips under 13 frames use what they have
+    half = medfilt(np.maximum(boxes[:, 3] - boxes[:, 1], boxes[:, 2] - boxes[:, 0]) / 2, kernel)
+    cy = medfilt((boxes[:, 1] + boxes[:, 3]) / 2, kernel)
+    cx = medfilt((boxes[:, 0] + boxes[:, 2]) / 2, kernel)
     crops = []
     for frame, s, x, y in zip(frames, half, cx, cy):
         pad = int(s * (1 + 2 * CROP_SCALE))
