@@ -1,7 +1,16 @@
-"""LivePortrait (KwaiVGI, MIT): our PyTorch port of its five networks and its animation pipeline."""
+"""LivePortrait (KwaiVGI, MIT): our PyTorch port of its five networks, its animation pipeline and the backend."""
 
+from thead.backends.liveportrait.backend import LivePortraitBackend, LivePortraitSource
 from thead.backends.liveportrait.config import LivePortraitConfig, load_models_yaml
 from thead.backends.liveportrait.networks import LivePortraitNetworks
 from thead.backends.liveportrait.pipeline import AnimationOptions, LivePortraitPipeline
 
-__all__ = ["AnimationOptions", "LivePortraitConfig", "LivePortraitNetworks", "LivePortraitPipeline", "load_models_yaml"]
+__all__ = [
+    "AnimationOptions",
+    "LivePortraitBackend",
+    "LivePortraitConfig",
+    "LivePortraitNetworks",
+    "LivePortraitPipeline",
+    "LivePortraitSource",
+    "load_models_yaml",
+]

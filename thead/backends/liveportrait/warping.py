@@ -27,6 +27,13 @@ def coordinate_grid(depth: int, height: int, width: int, like: torch.Tensor) -> 
     return torch.stack([x, y, z], dim=-1)
 
 
+def grid_sample_3d(volume: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """Trilinear ``grid_sample`` (zero padding, align_corners=False); on CPU for MPS, which lacks the 3D kernel."""
+    if volume.device.type == "mps":
+        return F.grid_sample(volume.cpu(), grid.cpu(), align_corners=False).to(volume.device)
+    return F.grid_sample(volume, grid, align_corners=False)
+
+
 def keypoint_heatmaps(grid: torch.Tensor, keypoints: torch.Tensor) -> torch.Tensor:
     """Gaussians exp(-|p - k|^2 / (2 * 0.01)) per keypoint: grid [D, H, W, 3], kp [B, K, 3] -> [B, K, D, H, W]."""
     diff = grid - keypoints[:, :, None, None, None, :]
@@ -72,7 +79,7 @@ class DenseMotionNetwork(nn.Module):
         grid = coordinate_grid(d, h, w, like=compressed)
         motions = self.sparse_motions(grid, kp_driving, kp_source)
         # One grid_sample for all entries: their grids are stacked along the output depth axis.
-        deformed = F.grid_sample(compressed, motions.reshape(b, entries * d, h, w, 3), align_corners=False)
+        deformed = grid_sample_3d(compressed, motions.reshape(b, entries * d, h, w, 3))
         deformed = deformed.view(b, -1, entries, d, h, w).transpose(1, 2)
         heatmaps = keypoint_heatmaps(grid, kp_driving) - keypoint_heatmaps(grid, kp_source)
         heatmaps = torch.cat([heatmaps.new_zeros(b, 1, d, h, w), heatmaps], dim=1)
@@ -101,7 +108,7 @@ class WarpingNetwork(nn.Module):
     def forward(self, feature_3d: torch.Tensor, kp_driving: torch.Tensor, kp_source: torch.Tensor) -> dict[str, torch.Tensor]:
         """f_s [B, C, D, H, W], keypoints [B, K, 3] -> ``out`` [B, C', H, W], ``deformation``, ``occlusion_map``."""
         motion = self.dense_motion_network(feature_3d, kp_driving, kp_source)
-        warped = F.grid_sample(feature_3d, motion["deformation"], align_corners=False)
+        warped = grid_sample_3d(feature_3d, motion["deformation"])
         b, c, d, h, w = warped.shape
         out = self.fourth(self.third(warped.view(b, c * d, h, w)))
         occlusion = motion.get("occlusion_map")
