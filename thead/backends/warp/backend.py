@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from thead.backends.base import Backend, DriveOptions
-from thead.backends.warp.eyes import IrisPainter
+from thead.backends.warp.eyes import EyeTextures
 from thead.backends.warp.mesh import MESH_POINTS, Anchors, build_anchors, face_topology
 from thead.backends.warp.mouth import MouthPainter
 from thead.backends.warp.paste import CropBox, face_crop
@@ -32,7 +32,7 @@ class WarpSource:
     retargeter: Retargeter
     anchors: Anchors
     warp: MeshWarp
-    irises: IrisPainter
+    eyes: EyeTextures
     mouth: MouthPainter
     paste_mask: np.ndarray | None
     oval_centre: np.ndarray  # image pixels
@@ -82,7 +82,7 @@ class WarpBackend(Backend):
         warp = MeshWarp(box.size, vertices, anchors.triangles, face_topology().triangles,
                         step=2 * radius * box.scale / FIELD_STEPS_PER_FACE)
         paste_mask = box.paste_mask(_moving_mask(anchors, points, box.size))
-        return WarpSource(image, box, crop, points, retargeter, anchors, warp, IrisPainter(crop, points),
+        return WarpSource(image, box, crop, points, retargeter, anchors, warp, EyeTextures(crop, points),
                           MouthPainter(crop, points), paste_mask, centre, radius)
 
     def source_motion(self, source: WarpSource) -> dict[str, np.ndarray]:
@@ -95,7 +95,7 @@ class WarpBackend(Backend):
         target = source.retargeter.target(driving, reference, options.region)
         points = source.box.to_crop(target.points)
         vertices = np.concatenate([points[:MESH_POINTS], _anchor_targets(source, target, points)])
-        texture = source.irises.shifted(target.gaze_shift)
+        texture = source.eyes.texture(target.gaze_shift, target.eye_closure)
         frame = source.warp.apply(texture, vertices, vertices[:, 2])
         frame = source.mouth.paint(frame, points)
         full = source.box.paste(source.image, frame, source.paste_mask)

@@ -17,9 +17,14 @@ import numpy as np
 from thead.backends.warp.mesh import face_topology, graph_distance
 from thead.backends.warp.paste import polygon_mask
 
-UPPER_SHARE = 0.8  # the upper lid's share of a closing; the lower lid does the rest
+UPPER_SHARE = 0.85  # the upper lid's share of a closing; the lower lid does the rest
 SKIN_FALLOFF = (1.0, 0.85, 0.5, 0.15)  # how much each ring of skin follows its lid, by edge hops
 WIDEN_LIMIT = 1.3  # eyes open at most this much beyond the source's opening
+LASH_TONE = 0.3  # how dark the seam of a shut eye is: 0 skin, 1 the lash colour
+CLOSING_FILL = (0.45, 0.95)  # closure range over which the opening's texture turns into lid
+# Landmark lid contours sit a little inside the visible opening: the lid fill reaches this far
+# beyond them (fraction of the lid gap), so that a shut eye shows no iris at its seam.
+FILL_REACH = 0.15
 IRIS_POINTS = {"right": (468, 469, 470, 471, 472), "left": (473, 474, 475, 476, 477)}
 
 
@@ -88,10 +93,16 @@ class EyeRig:
         return out
 
 
-class _Eye:
-    """One eye of the source crop: its opening, iris patch and iris-free sclera."""
+def _smoothstep(x: float) -> float:
+    x = min(max(x, 0.0), 1.0)
+    return x * x * (3.0 - 2.0 * x)
 
-    def __init__(self, crop: np.ndarray, points: np.ndarray, chains: tuple[np.ndarray, np.ndarray], iris: tuple[int, ...]):
+
+class _Eye:
+    """One eye of the source crop: its opening, iris patch, iris-free sclera and closed-lid fill."""
+
+    def __init__(self, crop: np.ndarray, points: np.ndarray, chains: tuple[np.ndarray, np.ndarray],
+                 iris: tuple[int, ...]) -> None:
         upper, lower = chains
         outline = np.concatenate([points[upper, :2], points[lower[::-1], :2]])
         self.centre = points[iris[0], :2].astype(np.float32)
@@ -118,6 +129,18 @@ class _Eye:
         disk = np.clip(self.radius + 0.5 - distance, 0.0, 1.0)[..., None]
         self.iris_alpha = disk * self.opening
         self.sclera = self._sclera(patch, self.opening[..., 0], distance)
+        # A shut eye collapses the opening onto the seam between the lids: fill it with lashes (the
+        # darkest tones along the upper lid) over the surrounding skin, so the seam reads as a lash line.
+        gap = float(np.linalg.norm(points[lower[1:-1], :2] - points[upper[1:-1], :2], axis=1).mean())
+        reach = 1 + 2 * int(round(FILL_REACH * gap))
+        grown = cv2.dilate((self.opening[..., 0] > 0.0).astype(np.uint8), np.ones((reach, reach), np.uint8))
+        skin = cv2.inpaint(np.ascontiguousarray(patch), grown, 3, cv2.INPAINT_TELEA).astype(np.float32)
+        lid_band = (grown > 0) & (self.opening[..., 0] < 0.5)
+        band = self.patch[lid_band] if lid_band.sum() >= 4 else self.patch.reshape(-1, 3)
+        luminance = band @ np.array([0.299, 0.587, 0.114], np.float32)
+        lashes = np.median(band[luminance <= np.percentile(luminance, 25)], axis=0)
+        self.lid_fill = skin + LASH_TONE * (lashes - skin)
+        self.fill_mask = cv2.GaussianBlur(grown.astype(np.float32), (3, 3), 0)[..., None]
 
     def _sclera(self, patch: np.ndarray, opening: np.ndarray, distance: np.ndarray) -> np.ndarray:
         """The eye opening with the iris painted out (inpainted from the visible sclera only)."""
@@ -128,10 +151,8 @@ class _Eye:
         hole = ((distance <= self.radius * 1.15) & (opening > 0.0)).astype(np.uint8)
         return cv2.inpaint(canvas, hole, 3, cv2.INPAINT_TELEA).astype(np.float32)
 
-    def draw(self, texture: np.ndarray, shift: np.ndarray) -> None:
-        """Write this eye into ``texture`` with the iris moved by ``shift`` (x along the eye, y across, half widths)."""
-        if not self.usable:
-            return
+    def _moved_iris(self, shift: np.ndarray) -> np.ndarray:
+        """The patch with the iris moved by ``shift`` (x along the eye, y across, half widths) over the sclera."""
         normal = np.array([-self.axis[1], self.axis[0]])
         offset = (shift[0] * self.axis + shift[1] * normal) * self.half_width
         # Keep the iris inside the eye: its centre no further out than the corners minus most of a radius.
@@ -146,12 +167,22 @@ class _Eye:
         iris = cv2.warpAffine(self.patch, move, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         alpha = cv2.warpAffine(self.iris_alpha, move, size, flags=cv2.INTER_LINEAR)[..., None] * self.opening
         eye = self.sclera + alpha * (iris - self.sclera)
-        blended = self.patch + self.opening * (eye - self.patch)
-        texture[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+        return self.patch + self.opening * (eye - self.patch)
+
+    def draw(self, texture: np.ndarray, shift: np.ndarray, closure: float) -> None:
+        """Write this eye into ``texture``: iris moved by ``shift``, opening turning into lid as ``closure`` nears 1."""
+        if not self.usable:
+            return
+        eye = self._moved_iris(shift) if float(np.abs(shift).max()) >= EyeTextures.MIN_SHIFT else self.patch
+        fill = _smoothstep((closure - CLOSING_FILL[0]) / (CLOSING_FILL[1] - CLOSING_FILL[0]))
+        if fill > 0.0:
+            eye = eye + (fill * self.fill_mask) * (self.lid_fill - eye)
+        x0, y0, x1, y1 = self.roi
+        texture[y0:y1, x0:x1] = np.clip(eye + 0.5, 0, 255).astype(np.uint8)
 
 
-class IrisPainter:
-    """Moves both irises of a source crop inside their openings (gaze)."""
+class EyeTextures:
+    """The source crop as the warp samples it this frame: irises moved (gaze), shut eyes filled with lid."""
 
     MIN_SHIFT = 0.01  # half eye widths; smaller gaze changes leave the texture untouched
 
@@ -162,10 +193,12 @@ class IrisPainter:
         self._crop = crop
         self._texture = crop.copy()
 
-    def shifted(self, shift: np.ndarray) -> np.ndarray:
-        """The source crop with both irises moved by ``shift`` (gaze x, y in half eye widths)."""
-        if float(np.abs(shift).max()) < self.MIN_SHIFT:
+    def texture(self, shift: np.ndarray, closure: np.ndarray) -> np.ndarray:
+        """The crop for this frame; ``shift`` is the gaze change (x, y, half eye widths), ``closure`` per eye
+        (right, left of the subject) how far each eye is shut relative to the source (0 open .. 1 shut)."""
+        shift = np.asarray(shift, np.float64)
+        if float(np.abs(shift).max()) < self.MIN_SHIFT and float(np.max(closure)) <= CLOSING_FILL[0]:
             return self._crop
-        for eye in self.eyes:
-            eye.draw(self._texture, np.asarray(shift, np.float64))
+        for eye, amount in zip(self.eyes, closure):
+            eye.draw(self._texture, shift, float(amount))
         return self._texture

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from thead.backends.warp.eyes import EyeRig
-from thead.backends.warp.mesh import face_topology, graph_distance
+from thead.backends.warp.mesh import MESH_POINTS, face_topology, graph_distance
 from thead.backends.warp.mouth import JawRig
 from thead.face import geometry
 from thead.motion.extract import face_motion
@@ -24,6 +24,8 @@ from thead.motion.extract import face_motion
 MAX_TURN_DEG = 35.0  # relative head rotation beyond this is scaled back onto it
 MAX_SHIFT = 0.6  # translation soft limit, in inter-ocular distances of the source
 SCALE_RANGE = (0.85, 1.2)
+OUTLINE_FLATTEN = 0.5  # share of the depth removed at the face outline, fading to none inwards
+OUTLINE_FLATTEN_HOPS = 4
 MOVES = {  # region -> (pose, eyes, mouth, rest of the expression)
     "all": (True, True, True, True),
     "pose": (True, False, False, False),
@@ -42,6 +44,7 @@ class Target:
     translation: np.ndarray
     scale: float
     gaze_shift: np.ndarray  # gaze change (x, y) in half eye widths
+    eye_closure: np.ndarray  # per eye (right, left of the subject): 0 as open as the source, 1 shut
 
 
 def _rotation(frame: dict[str, np.ndarray]) -> np.ndarray:
@@ -91,6 +94,19 @@ class Retargeter:
         lip_region = np.maximum(lip_region, self.jaw.weight)
         self._masks = {"eyes": eye_region * self.eyes.expression_mask, "lips": lip_region,
                        "rest": self.eyes.expression_mask}
+        # Flatten the depth towards the face outline for the 2D motion: MediaPipe's outline points
+        # lie far behind the cheeks, and turning them rigidly folds the cheek over the outline.
+        oval_hops = np.full(len(points), OUTLINE_FLATTEN_HOPS, np.float32)
+        oval_hops[:MESH_POINTS] = np.minimum(graph_distance(topo.oval), OUTLINE_FLATTEN_HOPS)
+        self.depth_scale = (1.0 - OUTLINE_FLATTEN * (1.0 - oval_hops / OUTLINE_FLATTEN_HOPS)).astype(np.float32)
+        pose = self.pose
+        self._offset = np.asarray(points, np.float32) - self._compose(self.canonical, pose.rotation, pose.translation, pose.scale)
+
+    def _compose(self, expression: np.ndarray, rotation: np.ndarray, translation: np.ndarray, scale: float) -> np.ndarray:
+        """Image landmarks of a canonical expression, with the outline's depth flattened."""
+        flat = expression.copy()
+        flat[:, 2] *= self.depth_scale
+        return geometry.compose(flat, rotation, translation, scale)
 
     def _pose(self, driving, reference, moves: bool) -> tuple[np.ndarray, np.ndarray, float]:
         src = self.pose
@@ -121,10 +137,11 @@ class Retargeter:
 
         eye_open = self.eyes.source_openness[::-1] + (change("eye_open") if move_eyes else 0.0)  # (left, right)
         expression = self.eyes.set_openness(expression, np.asarray(eye_open))
+        closure = 1.0 - np.array([eye.openness(expression) for eye in self.eyes.eyes]) / np.maximum(self.eyes.source_openness, 1e-6)
         mouth_open = self.jaw.source_openness + (float(change("mouth_open")) if move_mouth else 0.0)
         expression = self.jaw.set_openness(expression, mouth_open)
         gaze_shift = change("gaze").astype(np.float32) if move_eyes else np.zeros(2, np.float32)
 
         rotation, translation, scale = self._pose(driving, reference, move_pose)
-        points = geometry.compose(expression, rotation, translation, scale)
-        return Target(points, rotation, translation, scale, gaze_shift)
+        points = self._compose(expression, rotation, translation, scale) + self._offset
+        return Target(points, rotation, translation, scale, gaze_shift, np.clip(closure, 0.0, 1.0))

@@ -13,16 +13,23 @@ import cv2
 import numpy as np
 
 SUBPIXEL_BITS = 4
+MIN_AREA = 0.1  # twice the area, in pixels, under which a triangle covers nothing
 
 
-def _affine_target_to_source(target: np.ndarray, source: np.ndarray) -> np.ndarray:
+def _twice_signed_area(tris: np.ndarray) -> np.ndarray:
+    """Twice the signed area of each triangle in [K, 3, 2]."""
+    x0, y0, x1, y1, x2, y2 = (tris[:, i, j] for i in range(3) for j in range(2))
+    return x0 * (y1 - y2) + x1 * (y2 - y0) + x2 * (y0 - y1)
+
+
+def _affine_target_to_source(target: np.ndarray, source: np.ndarray, det: np.ndarray) -> np.ndarray:
     """[K, 6] affine maps (a, b, c, d, e, f: u = a x + b y + c, v = d x + e y + f) taking each
-    target triangle onto its source triangle; ``target`` and ``source`` are [K, 3, 2].
+    target triangle onto its source triangle; ``target`` and ``source`` are [K, 3, 2], ``det``
+    twice the target's signed areas.
 
     Degenerate target triangles (zero area, nothing to cover) map everything to their source centroid.
     """
     x0, y0, x1, y1, x2, y2 = (target[:, i, j] for i in range(3) for j in range(2))
-    det = x0 * (y1 - y2) + x1 * (y2 - y0) + x2 * (y0 - y1)
     ok = np.abs(det) > 1e-6
     inv_det = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
     # Columns of the inverse of [[x0 x1 x2], [y0 y1 y2], [1 1 1]] (adjugate / det), per vertex.
@@ -64,6 +71,7 @@ class MeshWarp:
         self._grid = np.stack(grid, axis=-1)
         self._source_tris = self.source[self.triangles]
         self._source_tris64 = self._source_tris.astype(np.float64)  # slivers need the precision
+        self._source_area = _twice_signed_area(self._source_tris64)
         # Pixels rasterised into a sliver triangle must not extrapolate beyond its source triangle.
         self._table = np.zeros((len(self.triangles), 10), np.float32)  # per triangle: affine, bounds
         self._table[:, 6:8] = self._source_tris.min(axis=1) - 1.0
@@ -73,10 +81,16 @@ class MeshWarp:
         """Low-resolution backward displacement [h, w, 2] (source minus target position)."""
         target = np.asarray(target, np.float32)[:, :2]
         moved = np.abs(target - self.source).max(axis=1) > 1e-3
-        self._table[:, :6] = _affine_target_to_source(target[self.triangles].astype(np.float64), self._source_tris64)
-        background = np.flatnonzero(moved[self.background].any(axis=1))
+        target_tris = target[self.triangles].astype(np.float64)
+        area = _twice_signed_area(target_tris)
+        self._table[:, :6] = _affine_target_to_source(target_tris, self._source_tris64, area)
+        # Draw triangles that cover something and face the camera: collapsed lids and lips, and the
+        # back-facing middle layer of a fold, are skipped (a line of them would show the eye's centre).
+        flat_source = np.abs(self._source_area) < MIN_AREA
+        visible = (np.abs(area) > MIN_AREA) & (flat_source | (np.sign(area) == np.sign(self._source_area)))
+        background = np.flatnonzero(moved[self.background].any(axis=1) & visible[: len(self.background)])
         face = len(self.background) + np.argsort(-depth[self.face].mean(axis=1), kind="stable")  # far first
-        order = np.concatenate([background, face])
+        order = np.concatenate([background, face[visible[face]]])
         low = np.round(((target + 0.5) / self.low_scale - 0.5) * (1 << SUBPIXEL_BITS)).astype(np.int32)
         ids = np.full((self.low_size[1], self.low_size[0]), -1, np.int32)
         for index, polygon in zip(order.tolist(), low[self.triangles[order]]):
