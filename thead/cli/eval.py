@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from thead.cli._options import Device, Force, Json, Quiet
-from thead.cli._output import Reporter
+from thead.cli._output import Reporter, stderr
 from thead.device import resolve_device
 from thead.io.atomic import atomic_path, check_output_path
 from thead.metrics import parse_metric_list
@@ -75,8 +75,9 @@ def eval_command(
     planned, skipped = plan_metrics(names, weights_dir, given)
     if metrics.strip().lower() == "all":  # 'all' only mentions weights/dependency skips, not absent inputs
         skipped = {k: v for k, v in skipped.items() if not v.startswith("needs ")}
-    for name, reason in skipped.items():
-        reporter.warn(f"skipped {name}: {reason}")
+    for name, reason in skipped.items():  # one unwrapped line each, even with --json (not with -q)
+        if not quiet:
+            stderr.print(f"warning: skipped {name}: {reason}", markup=False, soft_wrap=True)
     torch_device = resolve_device(device)
 
     rows: list[Row] = []

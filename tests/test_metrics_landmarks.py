@@ -1,0 +1,115 @@
+"""Landmark-metric formulas on synthetic landmark arrays, and the registry contract."""
+
+from __future__ import annotations
+
+
+import numpy as np
+import pytest
+
+from thead.metrics import METRICS, VARIANTS, get_metric_class, parse_metric_list
+from thead.metrics.akd import average_keypoint_distance, to_eval_frame
+from thead.metrics.blink import count_blinks
+from thead.metrics.headpose import robust_range
+from thead.metrics.jitter import landmark_jitter
+from thead.metrics.landmarks import dlib_available
+from thead.metrics.lipsync import frame_energy, lagged_correlation
+from thead.metrics.lmd import mouth_landmark_distance, paired_result
+from thead.errors import UsageError
+
+
+def face68(seed: int = 0, frames: int = 10) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(100, 200, (68, 2))
+    base[36], base[45] = (120.0, 130.0), (180.0, 130.0)  # eye corners 60 px apart
+    return np.repeat(base[None], frames, axis=0)
+
+
+def test_lmd_ignores_translation_and_measures_mouth_shape():
+    g = face68()
+    assert np.allclose(mouth_landmark_distance(g + [7.0, -3.0], g), 0.0)
+    moved = g.copy()
+    moved[:, 48:68] += np.where(np.arange(20)[:, None] % 2 == 0, 1.0, -1.0) * np.array([3.0, 4.0])  # +-(3, 4)
+    np.testing.assert_allclose(mouth_landmark_distance(moved, g), 5.0)
+    changed = g.copy()
+    changed[:, :48] += 9.0  # only non-mouth points move: LMD unchanged
+    assert np.allclose(mouth_landmark_distance(changed, g), 0.0)
+
+
+def test_paired_result_skips_and_counts_missing_frames():
+    per_frame = np.array([1.0, np.nan, 3.0, np.nan])
+    result = paired_result(per_frame, 4)
+    assert result.value == 2.0 and "2 of 4 frames skipped" in result.notes[0]
+
+
+def test_akd_is_l1_per_coordinate_at_256():
+    g = face68()
+    r = g + np.array([3.0, 4.0])
+    assert np.allclose(average_keypoint_distance(g, r), 3.5)  # mean(|3|, |4|), not the Euclidean 5
+    scaled = to_eval_frame(np.array([[[512.0, 256.0]]]), (1024, 512))
+    np.testing.assert_allclose(scaled, [[[128.0, 128.0]]])
+
+
+def test_blink_counting():
+    fps = 25.0
+    open_eyes = np.full(100, 0.3)
+    assert count_blinks(open_eyes, fps) == 0
+    blinking = open_eyes.copy()
+    blinking[20:24] = 0.05
+    blinking[60:63] = 0.08
+    blinking[64:66] = 0.05  # 1 frame apart from the previous run: the same blink
+    blinking[80] = np.nan  # no face: not a closure
+    assert count_blinks(blinking, fps) == 2
+
+
+def test_jitter_is_zero_for_uniform_motion_and_grows_with_noise():
+    g = face68(frames=30)
+    smooth = g + np.arange(30)[:, None, None] * np.array([2.0, 1.0])  # constant velocity
+    values = landmark_jitter(smooth)
+    assert np.isnan(values[0]) and np.isnan(values[-1]) and np.allclose(values[1:-1], 0.0)
+    noisy = smooth + np.random.default_rng(1).normal(0, 0.6, smooth.shape)
+    assert np.nanmean(landmark_jitter(noisy)) > 1.0  # percent of the 60 px inter-ocular distance
+
+
+def test_lipsync_finds_the_lag():
+    rng = np.random.default_rng(0)
+    energy = np.convolve(rng.normal(size=140), np.ones(5) / 5, mode="same")
+    mouth = np.roll(energy, 3) + rng.normal(0, 0.05, 140)  # the mouth follows the sound by 3 frames
+    correlations = lagged_correlation(mouth[10:-10], energy[10:-10], 10)
+    best = max(correlations, key=correlations.get)
+    assert best == 3 and correlations[best] > 0.9 and correlations[0] < correlations[best]
+
+
+def test_frame_energy_follows_loudness():
+    rate, fps = 16000, 25.0
+    audio = np.concatenate([np.zeros(rate // 2), 0.5 * np.sin(np.arange(rate // 2) * 0.3)])
+    energy = frame_energy(audio, rate, fps, 25)
+    assert energy[:12].max() == -100.0 and energy[13:].min() > -10.0
+
+
+def test_robust_range():
+    values = np.concatenate([np.linspace(-10, 10, 100), [np.nan, 500.0]])
+    assert 17 < robust_range(values) < 21
+
+
+def test_registry_lists_importable_metrics_with_declarations():
+    for name in [*METRICS, *VARIANTS]:
+        cls = get_metric_class(name)
+        assert cls.name == name and isinstance(cls.protocol, dict) and cls.protocol
+        assert cls.higher_is_better in (True, False, None)
+        for need in cls.needs:
+            assert need in {"ref", "source", "audio", "dlib"} or need.split(":")[1] in cls.weights
+
+
+def test_metric_lists():
+    assert parse_metric_list("all") == list(METRICS)
+    assert parse_metric_list("lmd, cpbd,sync,LSE-C") == ["lmd", "cpbd", "sync"]
+    with pytest.raises(UsageError):
+        parse_metric_list("ssim,bogus")
+
+
+def test_dlib_variant_states_why_it_is_unavailable():
+    reason = dlib_available()
+    variant = get_metric_class("lmd-dlib")()
+    assert variant.unavailable() == reason
+    if reason is not None:
+        assert "dlib" in reason
