@@ -23,7 +23,7 @@ from thead.errors import BadInputError, UsageError
 from thead.io.atomic import atomic_path, check_output_path
 from thead.motion.track import MotionTrack, is_motion_path
 from thead.pipelines.provenance import provenance
-from thead.pipelines.media import IMAGE_SUFFIXES, media_kind, open_source
+from thead.pipelines.media import IMAGE_SUFFIXES, media_kind, naming, open_source
 
 
 @dataclass
@@ -80,7 +80,7 @@ def drive_video(
     result = DriveResult(str(out), 0, 0.0, backend, str(engine.device), audio=False)
     timer = functools.partial(_timed, result.timings)
 
-    with timer("motion"):
+    with timer("motion"), naming(driving):
         track = _driving_track(engine, driving, driving_kind, smooth, face_index, max_frames, reporter, result)
     if driving_kind == "image":
         options = DriveOptions(relative=False, region="exp" if region == "all" else region,
@@ -95,13 +95,13 @@ def drive_video(
     if still and frame_total != 1:
         raise UsageError(f"output {out} is an image but the motion has {frame_total} frames", "write an .mp4")
     reference = track.frame(0) if options.relative else None
-    with timer("source"):
+    with timer("source"), naming(source):
         prepared = engine.prepare_source(next(src.frames()), face_index) if src.kind == "image" else None
     frames = _render(engine, src, prepared, track, reference, options, frame_total, timer, face_index)
     audio_from = Path(driving) if keep_audio and driving_kind == "video" and _has_audio(driving) else None
     result.fps = track.fps
     result.audio = audio_from is not None and not still
-    with timer("write"):
+    with timer("write"), naming(source):
         if still:
             from thead.io.image import write_image
 

@@ -26,7 +26,7 @@ from thead.io.atomic import atomic_path, check_output_path
 from thead.motion.procedural import blink_closure
 from thead.motion.track import MotionTrack, is_motion_path
 from thead.pipelines.provenance import provenance
-from thead.pipelines.media import IMAGE_SUFFIXES, media_kind, open_source
+from thead.pipelines.media import IMAGE_SUFFIXES, media_kind, naming, open_source
 
 RAMP_SECONDS = 0.2
 Frame = dict[str, np.ndarray]
@@ -164,7 +164,8 @@ def edit(
     if out_kind == "image":
         if source.kind != "image" or motion is not None:
             raise UsageError(f"output {out} is an image", "write an .mp4 to edit a video or apply a motion track")
-        prepared = engine.prepare_source(next(source.frames()), face_index)
+        with naming(input):
+            prepared = engine.prepare_source(next(source.frames()), face_index)
         base = engine.source_motion(prepared)
         frame = engine.render(prepared, edit_frame(engine, base, schedule.steps(0.0)), base, options)
         from thead.io.image import write_image
@@ -190,8 +191,8 @@ def edit(
     from thead.io.audio import has_audio
     from thead.io.video import VideoWriter
 
-    with VideoWriter(out, fps, audio_from=audio_from if audio_from and has_audio(audio_from) else None,
-                     metadata=provenance("edit", backend)) as writer:
+    with naming(input), VideoWriter(out, fps, audio_from=audio_from if audio_from and has_audio(audio_from) else None,
+                                    metadata=provenance("edit", backend)) as writer:
         for frame in reporter.progress(frames, total, "rendering edit"):
             writer.write(frame)
         result.frames = writer.frames_written

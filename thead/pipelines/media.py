@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -58,3 +59,14 @@ def open_source(path: str | os.PathLike) -> Source:
 
     reader = open_video(path)
     return Source(path, kind, reader.fps, reader.frame_count)
+
+
+@contextlib.contextmanager
+def naming(path: str | os.PathLike) -> Iterator[None]:
+    """Prefix bad-input errors raised inside the block with the file they concern."""
+    try:
+        yield
+    except BadInputError as err:
+        if str(path) not in err.message:
+            err.message = f"{path}: {err.message}"
+        raise
