@@ -9,21 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 
 from thead.metrics.base import Metric, MetricResult, Sample, parallel_map
 
-BATCH = 8
 
 
 def mse_frames(generated: Sequence[np.ndarray], reference: Sequence[np.ndarray]) -> np.ndarray:
-    """Per-frame mean squared error of aligned uint8 frames, exact (integer sums)."""
-    def batch_mse(start: int) -> np.ndarray:
-        g = np.stack(generated[start:start + BATCH]).astype(np.int32)
-        r = np.stack(reference[start:start + BATCH]).astype(np.int32)
-        diff = (g - r).reshape(len(g), -1)
-        return np.einsum("ij,ij->i", diff, diff).astype(np.float64) / diff.shape[1]
-    return np.concatenate(parallel_map(batch_mse, range(0, len(generated), BATCH)))
+    """Per-frame mean squared error of aligned uint8 frames, exact (OpenCV's integer-accumulated L2SQR)."""
+    def frame_mse(pair: tuple[np.ndarray, np.ndarray]) -> float:
+        g, r = pair
+        if g.dtype != np.uint8 or r.dtype != np.uint8:
+            diff = g.astype(np.float64) - r
+            return float(np.mean(diff * diff))
+        return cv2.norm(g, r, cv2.NORM_L2SQR) / g.size
+    return np.array(parallel_map(frame_mse, list(zip(generated, reference))), dtype=np.float64)
 
 
 def psnr_from_mse(mse: np.ndarray, data_range: float = 255.0) -> np.ndarray:

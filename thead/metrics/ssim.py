@@ -48,13 +48,26 @@ def ssim_plane(x: np.ndarray, y: np.ndarray, kernel: np.ndarray | None = None, d
     mu_s, mu_d, m_ss, m_dd = (
         cv2.sepFilter2D(m, cv2.CV_64F, kernel, kernel)[pad:-pad, pad:-pad] for m in (s, d, s * s, d * d)
     )
+    # In place, all terms doubled: 2 mu_x mu_y = (mu_s^2 - mu_d^2) / 2, mu_x^2 + mu_y^2 = (mu_s^2 + mu_d^2) / 2,
+    # and likewise for the (co)variances; the factor 2 cancels in the ratio.
+    c1, c2 = 2 * (K1 * data_range) ** 2, 2 * (K2 * data_range) ** 2
     mu_s *= mu_s
     mu_d *= mu_d
-    var_s = cov_norm * (m_ss - mu_s)
-    var_d = cov_norm * (m_dd - mu_d)
-    c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
-    numerator = (0.5 * (mu_s - mu_d) + c1) * (0.5 * (var_s - var_d) + c2)
-    numerator /= (0.5 * (mu_s + mu_d) + c1) * (0.5 * (var_s + var_d) + c2)
+    m_ss -= mu_s
+    m_dd -= mu_d
+    m_ss *= cov_norm
+    m_dd *= cov_norm
+    numerator = mu_s - mu_d
+    numerator += c1
+    mu_s += mu_d
+    mu_s += c1
+    var_diff = m_ss - m_dd
+    var_diff += c2
+    m_ss += m_dd
+    m_ss += c2
+    numerator *= var_diff
+    mu_s *= m_ss
+    numerator /= mu_s
     return float(numerator.mean())
 
 
