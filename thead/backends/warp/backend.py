@@ -97,7 +97,7 @@ class WarpBackend(Backend):
         vertices = np.concatenate([points[:MESH_POINTS], _anchor_targets(source, target, points)])
         texture = source.eyes.texture(target.gaze_shift, target.eye_closure)
         frame = source.warp.apply(texture, vertices, vertices[:, 2])
-        frame = source.mouth.paint(frame, points)
+        frame = source.mouth.paint(frame, points, source.box.to_crop(target.rigid_points))
         full = source.box.paste(source.image, frame, source.paste_mask)
         if options.paste_back:
             return full

@@ -83,7 +83,13 @@ class JawRig:
 
 
 LIP_SAMPLES = ((13, 0), (14, 17), (82, 37), (312, 267), (87, 84), (317, 314))  # (inner, outer) lip pairs
+CHIN = 152
 TEETH_RGB = np.array([236.0, 230.0, 216.0])
+UPPER_TEETH = 0.2  # visible crown heights over mouth width
+LOWER_TEETH = 0.15
+LOWER_INCISOR_LEVER = 0.8  # the lower incisors drop this share of the chin's drop
+OVERBITE = 0.03  # the lower incisors' tips hide this far (over mouth width) behind the upper ones
+TOOTH_WIDTHS = np.array([0.15, 0.12, 0.13, 0.12, 0.12])  # incisors to premolars, from the midline, over mouth width
 
 
 def _sample(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
@@ -96,13 +102,32 @@ def _sample(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
     return np.median(np.concatenate(values), axis=0).astype(np.float32)
 
 
+def _teeth_shading(s: np.ndarray) -> np.ndarray:
+    """Brightness across the tooth row (``s`` 0..1 corner to corner): rounded teeth with soft seams."""
+    offset = np.abs(s - 0.5)
+    edges = np.concatenate([[0.0], np.cumsum(TOOTH_WIDTHS)])
+    index = np.clip(np.searchsorted(edges, offset, side="right") - 1, 0, len(TOOTH_WIDTHS) - 1)
+    within = np.clip((offset - edges[index]) / TOOTH_WIDTHS[index], 0.0, 1.0)  # 0..1 across one tooth
+    return (0.8 + 0.2 * np.sin(np.pi * within) ** 0.5).astype(np.float32)
+
+
+def _band(distance: np.ndarray, height: np.ndarray | float) -> np.ndarray:
+    """Anti-aliased indicator of 0 <= distance <= height (pixels)."""
+    return np.clip(distance + 0.5, 0.0, 1.0) * np.clip(height - distance + 0.5, 0.0, 1.0)
+
+
 class MouthPainter:
-    """Paints a mouth interior into the rendered crop wherever the mouth opens beyond the source's."""
+    """Paints a mouth interior into the rendered crop wherever the mouth opens beyond the source's.
+
+    The upper teeth hang from the skull at the source's resting lip line and the lower teeth
+    ride on the jaw, so parted lips over a closed jaw show two rows of teeth (a grin) and a
+    dropped jaw shows the dark cavity and tongue between them.
+    """
 
     def __init__(self, crop: np.ndarray, points: np.ndarray) -> None:
         topo = face_topology()
         self.upper, self.lower = topo.mouth
-        self.source_gap = self._gap_and_frame(points)[0]
+        self.source_gap = self._frame(points)[0]
         pairs = np.array(LIP_SAMPLES)
         lip = _sample(crop, (points[pairs[:, 0], :2] + points[pairs[:, 1], :2]) / 2)
         oval = points[topo.oval, :2]
@@ -120,11 +145,13 @@ class MouthPainter:
             grey = float(rgb @ np.array([0.299, 0.587, 0.114]))
             return (grey + colourful * (rgb - grey)).astype(np.float32)
 
-        self.cavity = tone(lip * 0.3 + np.array([8.0, 2.0, 2.0]))
-        self.tongue = tone(lip * 0.7 + np.array([14.0, 0.0, 2.0]) * bright)
-        self.teeth = tone(TEETH_RGB * bright)
+        self.cavity = tone(lip * np.array([0.34, 0.2, 0.2]))
+        self.tongue = tone(lip * np.array([0.75, 0.5, 0.5]))
+        self.gums = tone(lip * np.array([0.8, 0.62, 0.62]))
+        cast = np.median(face, axis=0) / max(float(np.median(face, axis=0).mean()), 1.0)  # the picture's colour cast
+        self.teeth = (TEETH_RGB * bright * 0.95 * np.sqrt(np.clip(cast, 0.5, 1.5))).astype(np.float32)
 
-    def _gap_and_frame(self, points: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, float]:
+    def _frame(self, points: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, float]:
         """(central inner-lip gap, left corner, axis, normal, width) in crop pixels."""
         left, right = points[self.upper[0], :2], points[self.upper[-1], :2]
         width = max(float(np.linalg.norm(right - left)), 1e-6)
@@ -134,9 +161,14 @@ class MouthPainter:
         gap = float(((points[self.lower[pairs], :2] - points[self.upper[pairs], :2]) @ normal).mean())
         return gap, left, axis, normal, width
 
-    def paint(self, frame: np.ndarray, points: np.ndarray) -> np.ndarray:
-        """``frame`` (rendered crop, modified in place) with the interior of the mouth at ``points`` painted."""
-        gap, left, axis, normal, width = self._gap_and_frame(points)
+    def paint(self, frame: np.ndarray, points: np.ndarray, rigid: np.ndarray) -> np.ndarray:
+        """``frame`` (rendered crop, modified in place) with the mouth interior painted.
+
+        ``points`` are the target landmarks and ``rigid`` the source landmarks moved by the target
+        head pose only (both in crop pixels): the source's lip line there is where the upper
+        teeth end, and the chin's drop from it is how far the jaw opened.
+        """
+        gap, left, axis, normal, width = self._frame(points)
         excess = gap - max(self.source_gap, 0.0)
         if excess < 0.5 or width < 4:
             return frame
@@ -151,36 +183,39 @@ class MouthPainter:
         rel_x, rel_y = xx - left[0], yy - left[1]
         s = (rel_x * axis[0] + rel_y * axis[1]) / width  # 0 at one corner, 1 at the other
         t = rel_x * normal[0] + rel_y * normal[1]  # pixels below the corner line
-        def chain(indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            rel = points[indices, :2] - left
-            return (rel @ axis) / width, rel @ normal
 
-        su, tu = chain(self.upper)
-        sl, tl = chain(self.lower)
-        top = np.interp(s, su, tu).astype(np.float32)
-        bottom = np.interp(s, sl, tl).astype(np.float32)
-        local_gap = np.maximum(bottom - top, 1e-3)
-        inside = np.clip((np.minimum(t - top, bottom - t) - 0.3) / 1.2, 0.0, 1.0)
-        inside *= ((s > 0.0) & (s < 1.0)).astype(np.float32)
-        depth = np.clip((t - top) / local_gap, 0.0, 1.0)  # 0 at the upper lip, 1 at the lower lip
+        def curve(xy: np.ndarray) -> np.ndarray:
+            rel = xy - left
+            return np.interp(s, (rel @ axis) / width, rel @ normal).astype(np.float32)
+
+        top, bottom = curve(points[self.upper, :2]), curve(points[self.lower, :2])
+        teeth_edge = curve((rigid[self.upper, :2] + rigid[self.lower, :2]) / 2)
+        jaw_drop = max(float((points[CHIN, :2] - rigid[CHIN, :2]) @ normal), 0.0)
+        lower_edge = teeth_edge + LOWER_INCISOR_LEVER * jaw_drop
+        inside = np.clip(np.minimum(t - top, bottom - t) / 1.2 - 0.25, 0.0, 1.0) * ((s > 0) & (s < 1))
         lateral = np.clip(np.abs(s - 0.5) * 2.0, 0.0, 1.0)  # 0 centre, 1 corners
+        corners = np.clip((0.85 - lateral) / 0.3, 0.0, 1.0)  # teeth fade into the dark corridor at the corners
 
-        shade = 0.45 + 0.75 * (1.0 - np.sin(np.pi * depth)) ** 2 * (1.0 - 0.4 * lateral)
-        interior = self.cavity[None, None] * shade[..., None]
-        # Tongue: a rounded hump resting on the lower lip, darker towards the back.
-        tongue_h = 0.32 * local_gap * np.sqrt(np.clip(1.0 - (lateral / 0.7) ** 2, 0.0, 1.0))
-        from_lower = bottom - t
-        tongue_a = np.clip((tongue_h - from_lower) / 1.5, 0.0, 1.0)
-        tongue = self.tongue[None, None] * (1.0 - 0.55 * np.clip(from_lower / np.maximum(tongue_h, 1e-3), 0, 1))[..., None]
-        interior += tongue_a[..., None] * (tongue - interior)
-        # Upper teeth: a band under the upper lip, shorter and shadowed towards the corners, with faint gaps.
-        teeth_h = np.minimum(0.13 * width, 0.6 * local_gap) * np.sqrt(np.clip(1.0 - lateral**2, 0.0, 1.0))
-        from_upper = t - top
-        teeth_a = np.clip((teeth_h - from_upper) / 1.0, 0.0, 1.0) * np.clip((0.82 - lateral) / 0.25, 0.0, 1.0)
-        seams = np.abs(((s - 0.5) / 0.085 + 0.5) % 1.0 - 0.5)  # 0 at a tooth boundary
-        teeth_shade = (1.0 - 0.5 * lateral**2) * (0.55 + 0.45 * np.clip(from_upper / (0.25 * np.maximum(teeth_h, 1e-3)), 0, 1))
-        teeth_shade *= 1.0 - 0.12 * np.exp(-((seams / 0.06) ** 2))
-        interior += teeth_a[..., None] * (self.teeth[None, None] * teeth_shade[..., None] - interior)
+        cavity_h = np.maximum(lower_edge - teeth_edge, 0.0)
+        depth = np.clip((t - teeth_edge) / np.maximum(cavity_h, 1e-3), 0.0, 1.0)
+        interior = self.cavity[None, None] * (0.55 + 0.45 * np.abs(2 * depth - 1.0) ** 2)[..., None]
+        interior *= (1.0 - 0.35 * lateral)[..., None]
+        # Tongue: a hump resting behind the lower teeth, rounded at the sides.
+        tongue_h = 0.35 * cavity_h * np.sqrt(np.clip(1.0 - (lateral / 0.7) ** 2, 0.0, 1.0))
+        tongue_a = _band(lower_edge - t, tongue_h) * np.clip(cavity_h / (0.05 * width) - 1.0, 0.0, 1.0)
+        interior += tongue_a[..., None] * (self.tongue[None, None] * (0.7 + 0.3 * depth)[..., None] - interior)
+        # Lower teeth up to the dropped jaw (tucked behind the upper ones when the jaw is shut),
+        # then upper teeth down to the resting lip line, over them.
+        shape = _teeth_shading(s) * (1.0 - 0.55 * lateral**2)
+        lower_a = _band(t - lower_edge + OVERBITE * width, LOWER_TEETH * width) * corners
+        interior += lower_a[..., None] * (self.teeth[None, None] * (0.72 * shape)[..., None] - interior)
+        from_top = np.clip((t - top) / (0.35 * UPPER_TEETH * width), 0.0, 1.0)
+        upper_shade = shape * (0.6 + 0.4 * from_top) * (1.0 - 0.12 * np.clip(1.0 - (teeth_edge - t) / 1.5, 0.0, 1.0))
+        upper_a = _band(teeth_edge - t, UPPER_TEETH * width) * corners
+        interior += upper_a[..., None] * (self.teeth[None, None] * upper_shade[..., None] - interior)
+        gums_a = np.clip(teeth_edge - UPPER_TEETH * width - t + 0.5, 0.0, 1.0) * corners  # above the crowns
+        interior += gums_a[..., None] * (self.gums[None, None] * (0.65 + 0.35 * from_top)[..., None] - interior)
+        interior = cv2.GaussianBlur(interior, (3, 3), 0)
 
         region = frame[y0:y1, x0:x1].astype(np.float32)
         alpha = (strength * inside)[..., None]

@@ -5,7 +5,8 @@ since the reference frame: R_t = R_d R_ref^T R_s, scale by s_d / s_ref, translat
 driving's shift scaled by the face-size ratio, expression = source + (driving - reference).
 Absolute mode takes the driving's rotation and expression as they are and keeps the source's
 position and size. Eye openness, mouth openness and gaze come from their own channels (so that
-edits of those channels take effect) through the lid and jaw rigs.
+edits of those channels take effect) through the lid and jaw rigs: eye openness as a ratio of the
+reference's, mouth openness and gaze as differences.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from thead.face import geometry
 from thead.motion.extract import face_motion
 
 MAX_TURN_DEG = 35.0  # relative head rotation beyond this is scaled back onto it
-MAX_SHIFT = 0.6  # translation soft limit, in inter-ocular distances of the source
+MAX_SHIFT = 0.35  # translation soft limit, in inter-ocular distances of the source
 SCALE_RANGE = (0.85, 1.2)
-OUTLINE_FLATTEN = 0.5  # share of the depth removed at the face outline, fading to none inwards
+MIN_EYE_OPEN = 0.08  # reference openness floor, so a reference caught mid-blink does not blow up the ratio
+OUTLINE_FLATTEN = 0.8  # share of the depth removed at the face outline, fading to none inwards
 OUTLINE_FLATTEN_HOPS = 4
 MOVES = {  # region -> (pose, eyes, mouth, rest of the expression)
     "all": (True, True, True, True),
@@ -45,6 +47,7 @@ class Target:
     scale: float
     gaze_shift: np.ndarray  # gaze change (x, y) in half eye widths
     eye_closure: np.ndarray  # per eye (right, left of the subject): 0 as open as the source, 1 shut
+    rigid_points: np.ndarray  # [478, 3] the source landmarks moved by the target head pose only
 
 
 def _rotation(frame: dict[str, np.ndarray]) -> np.ndarray:
@@ -135,8 +138,11 @@ class Retargeter:
         def change(name: str) -> np.ndarray:
             return np.asarray(driving[name], np.float64) - np.asarray(base[name], np.float64)
 
-        eye_open = self.eyes.source_openness[::-1] + (change("eye_open") if move_eyes else 0.0)  # (left, right)
-        expression = self.eyes.set_openness(expression, np.asarray(eye_open))
+        # Eyes open by ratio (a squint shuts small eyes as much as big ones); left, right of the subject.
+        ratio = np.ones(2)
+        if move_eyes:
+            ratio = np.asarray(driving["eye_open"], np.float64) / np.maximum(np.asarray(base["eye_open"], np.float64), MIN_EYE_OPEN)
+        expression = self.eyes.set_openness(expression, self.eyes.source_openness[::-1] * ratio)
         closure = 1.0 - np.array([eye.openness(expression) for eye in self.eyes.eyes]) / np.maximum(self.eyes.source_openness, 1e-6)
         mouth_open = self.jaw.source_openness + (float(change("mouth_open")) if move_mouth else 0.0)
         expression = self.jaw.set_openness(expression, mouth_open)
@@ -144,4 +150,5 @@ class Retargeter:
 
         rotation, translation, scale = self._pose(driving, reference, move_pose)
         points = self._compose(expression, rotation, translation, scale) + self._offset
-        return Target(points, rotation, translation, scale, gaze_shift, np.clip(closure, 0.0, 1.0))
+        rigid = self._compose(self.canonical, rotation, translation, scale) + self._offset
+        return Target(points, rotation, translation, scale, gaze_shift, np.clip(closure, 0.0, 1.0), rigid)
