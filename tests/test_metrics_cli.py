@@ -161,3 +161,20 @@ def test_real_clip_against_itself_and_another(capsys, monkeypatch, shared, tmp_p
     code, out, err = run_cli(capsys, monkeypatch, "eval", clip, "--ref", other, "--json", "--metrics", "lmd,akd")
     different = json.loads(out)["rows"][0]["metrics"]
     assert different["lmd"]["value"] > 1.0 and different["akd"]["value"] > 1.0
+
+
+@pytest.mark.media
+def test_sync_path_on_a_real_clip(capsys, monkeypatch, shared, tmp_path):
+    """LSE-D/C end to end (face crops from the embedded tracker, the clip's own audio) with random SyncNet weights."""
+    from thead.metrics.syncnet import SyncNet
+
+    generator = torch.Generator().manual_seed(0)
+    state = {k: (torch.ones_like(v) if k.endswith("running_var") else torch.randn(v.shape, generator=generator) * 0.02)
+             for k, v in SyncNet().state_dict().items() if not k.endswith("num_batches_tracked")}
+    torch.save(state, tmp_path / "syncnet_v2.model")
+    clip = shared / "media" / "talking" / "grid_swwp2s.mpg"
+    code, out, err = run_cli(capsys, monkeypatch, "eval", clip, "--metrics", "sync", "--weights-dir", tmp_path,
+                             "--max-frames", 30, "--json")
+    assert code == 0, err
+    sync = json.loads(out)["rows"][0]["metrics"]["sync"]
+    assert sync["value"] > 0 and sync["LSE-C"] >= 0 and -15 <= sync["offset"] <= 15

@@ -33,12 +33,13 @@ Examples:
 
   thead eval out.mp4 --ref real.mp4 --metrics lpips,fid --weights-dir ./weights
 
-Metrics: ssim psnr lpips fid is cpbd lmd akd csim sync lipsync blink headpose jitter ('all', the
-default, runs every one whose inputs are given); protocol variants by name: ssim-gray,
-ssim-downsample, ssim-skimage-legacy, lmd-dlib, akd-dlib. Weight-needing metrics (lpips, fid, is,
-sync, csim) load what `thead fetch-weights NAME` installed, or canonical files from --weights-dir;
-without them they are skipped with a note. A reference video is resampled to the generated one's
-timeline by nearest time; clips whose durations differ by over 10 % are refused.
+Metrics: ssim psnr lpips fid is cpbd lmd akd csim sync lipsync blink headpose jitter; 'all' (default) runs each one whose inputs are given.
+
+Protocol variants, by name only: ssim-gray ssim-downsample ssim-skimage-legacy lmd-dlib akd-dlib.
+
+lpips, fid, is, sync and csim load what `thead fetch-weights NAME` installed, or the canonical files in --weights-dir; without them they are skipped with a note.
+
+A reference video is resampled to the generated timeline by nearest time; durations differing by over 10 % are refused.
 """
 
 
