@@ -178,3 +178,17 @@ def test_sync_path_on_a_real_clip(capsys, monkeypatch, shared, tmp_path):
     assert code == 0, err
     sync = json.loads(out)["rows"][0]["metrics"]["sync"]
     assert sync["value"] > 0 and sync["LSE-C"] >= 0 and -15 <= sync["offset"] <= 15
+
+
+def test_manifest_rows(capsys, monkeypatch, clips, tmp_path):
+    manifest = tmp_path / "runs.csv"
+    manifest.write_text(f"generated,ref\n{clips / 'results' / 'a.mp4'},{clips / 'refs' / 'a.mp4'}\n"
+                        f"{clips / 'results' / 'b.mp4'},{clips / 'refs' / 'b.mp4'}\n")
+    code, out, err = run_cli(capsys, monkeypatch, "eval", "unused", "--manifest", manifest, "--metrics", "ssim", "--json")
+    assert code == 0, err
+    payload = json.loads(out)
+    assert len(payload["rows"]) == 2 and 0 < payload["mean"]["metrics"]["ssim"]["value"] <= 1
+    bad = tmp_path / "bad.csv"
+    bad.write_text("generated,ref\n,x.mp4\n")
+    code, _, err = run_cli(capsys, monkeypatch, "eval", "unused", "--manifest", bad)
+    assert code == 3 and "row 2 has no 'generated' path" in err

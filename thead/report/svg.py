@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e")
-WIDTH, HEIGHT, PAD = 640, 180, 36
+WIDTH, HEIGHT, PAD = 640, 180, 48
 
 
 def line_chart(title: str, series: Sequence[tuple[str, np.ndarray]], fps: float, normalize: bool = False) -> str:
