@@ -101,7 +101,7 @@ def main() -> None:
         rows.append(("CPBD", "cpbd not installed", len(few), t_ours, float("nan"), float("nan")))
 
     print(f"frames: {origin}; threads: {args.threads}; best of {args.repeats}")
-    print(f"| metric | baseline | frames | thead fps | baseline fps | speed-up | max abs diff |")
+    print("| metric | baseline | frames | thead fps | baseline fps | speed-up | max abs diff |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for name, baseline, count, ours_s, ref_s, diff in rows:
         print(f"| {name} | {baseline} | {count} | {count / ours_s:.1f} | {count / ref_s:.1f} | "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,12 +59,10 @@ def _missing_weights(metric: Metric, weights_dir: Path | None) -> str | None:
     return None
 
 
-def evaluate(sample: Sample, metrics: list[Metric], notes: list[str],
-             progress: Callable[[str], None] = lambda _: None) -> Row:
+def evaluate(sample: Sample, metrics: list[Metric], notes: list[str]) -> Row:
     """Every metric on one sample; a metric that cannot run on this sample records NaN and why."""
     results: dict[str, MetricResult] = {}
     for metric in metrics:
-        progress(f"{sample.name}: {metric.name}")
         absent = [need for need in metric.needs if need in INPUT_FLAGS and not sample.has(need)]
         if absent:
             results[metric.name] = MetricResult(math.nan, notes=[f"skipped: needs {INPUT_FLAGS[absent[0]]}"])
