@@ -109,7 +109,10 @@ class _Eye:
         self.radius = float(np.linalg.norm(points[list(iris[1:]), :2] - self.centre, axis=1).mean())
         corner_a, corner_b = points[upper[0], :2], points[upper[-1], :2]
         self.half_width = float(np.linalg.norm(corner_b - corner_a)) / 2
-        self.axis = (corner_b - corner_a) / max(2 * self.half_width, 1e-6)
+        # Along the eye from the subject's right to left (the image's left to right when upright),
+        # the axis gaze x is measured on: outer to inner corner for the right eye, the reverse for the left.
+        direction = 1.0 if iris == IRIS_POINTS["right"] else -1.0
+        self.axis = direction * (corner_b - corner_a) / max(2 * self.half_width, 1e-6)
         self.eye_centre = (corner_a + corner_b) / 2
         pad = self.radius + 3
         x0, y0 = np.floor(outline.min(axis=0) - pad).astype(int)

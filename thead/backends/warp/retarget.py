@@ -26,7 +26,7 @@ MAX_TURN_DEG = 35.0  # relative head rotation beyond this is scaled back onto it
 MAX_SHIFT = 0.35  # translation soft limit, in inter-ocular distances of the source
 SCALE_RANGE = (0.85, 1.2)
 MIN_EYE_OPEN = 0.08  # reference openness floor, so a reference caught mid-blink does not blow up the ratio
-OUTLINE_FLATTEN = 0.8  # share of the depth removed at the face outline, fading to none inwards
+OUTLINE_FLATTEN = 0.3  # share of the depth removed at the face outline, fading to none inwards
 OUTLINE_FLATTEN_HOPS = 4
 MOVES = {  # region -> (pose, eyes, mouth, rest of the expression)
     "all": (True, True, True, True),
@@ -129,11 +129,14 @@ class Retargeter:
         move_pose, move_eyes, move_mouth, move_rest = MOVES[region]
         base = self.motion if reference is None else reference
         delta = np.asarray(driving["expression"], np.float32) - np.asarray(base["expression"], np.float32)
+        mask = np.zeros(len(delta), np.float32)
         if move_rest:
             mask = self._masks["rest"]
         else:
-            mask = np.maximum(self._masks["eyes"] if move_eyes else 0.0, self._masks["lips"] if move_mouth else 0.0)
-        expression = self.canonical + np.asarray(mask, np.float32)[:, None] * delta
+            for region_name, moves in (("eyes", move_eyes), ("lips", move_mouth)):
+                if moves:
+                    mask = np.maximum(mask, self._masks[region_name])
+        expression = self.canonical + mask[:, None] * delta
 
         def change(name: str) -> np.ndarray:
             return np.asarray(driving[name], np.float64) - np.asarray(base[name], np.float64)
