@@ -30,12 +30,12 @@ class Reporter:
 
     def info(self, message: str) -> None:
         if self.chatty:
-            stderr.print(message)
+            stderr.print(message, soft_wrap=True)
 
     def warn(self, message: str) -> None:
         """Warnings survive --json (they go to stderr) but not --quiet."""
         if not self.quiet:
-            stderr.print(f"[yellow]warning:[/] {message}")
+            stderr.print(f"[yellow]warning:[/] {message}", soft_wrap=True)
 
     def progress(self, items: Iterable[T], total: int | None, description: str) -> Iterator[T]:
         """Iterate ``items`` with a rich progress bar on stderr when it is a terminal."""
