@@ -4,29 +4,16 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from thead.cli.app import main
 from thead.face import analyze_image
 from thead.io.image import write_image
 from thead.motion.extract import face_motion
 from thead.motion.procedural import animate, blink_curve, head_sway
-
-
-def run_cli(capsys, monkeypatch, *args: str) -> tuple[int, str, str]:
-    """Run ``thead ARGS`` in-process; returns (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["thead", *map(str, args)])
-    code = 0
-    try:
-        main()
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+from _cli import run_cli
 
 
 def probe(path: Path) -> str:

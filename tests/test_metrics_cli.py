@@ -4,29 +4,17 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from thead.cli.app import main
 from thead.io.image import write_image
 from thead.io.video import write_video
 from thead.metrics.inputs import LoadedMedia, align_reference
 from thead.metrics.lpips import ALEXNET_FILE, LINEAR_FILE, LPIPSAlex
-
-
-def run_cli(capsys, monkeypatch, *args) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["thead", *map(str, args)])
-    code = 0
-    try:
-        main()
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+from _cli import run_cli
 
 
 def moving_frames(count: int, shift: int = 0, size: int = 96) -> list[np.ndarray]:

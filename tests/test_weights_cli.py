@@ -4,29 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
 from thead.weights import load_manifest
+from _cli import run_cli
 
 REVISION = "0123456789abcdef0123456789abcdef01234567"
 DATA = {"net.safetensors": b"\x00" * 4096, "notes/readme.txt": b"hello\n"}
-
-
-def run_cli(capsys, monkeypatch, *args: str) -> tuple[int, str, str]:
-    """Run ``thead ARGS`` in-process; returns (exit code, stdout, stderr)."""
-    from thead.cli.app import main
-
-    monkeypatch.setattr(sys, "argv", ["thead", *map(str, args)])
-    code = 0
-    try:
-        main()
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from thead import __version__
 from thead.backends import DEFAULT_BACKEND, DriveOptions, create_backend
