@@ -78,12 +78,13 @@ class WarpBackend(Backend):
         retargeter = Retargeter(face.points)
         down = retargeter.pose.rotation[:, 1]
         anchors = build_anchors(points, down, box.size)
-        vertices = np.concatenate([points[:MESH_POINTS], anchors.points])
+        mouth = MouthPainter(crop, points)
+        vertices = np.concatenate([points[:MESH_POINTS], mouth.teeth_edge(points, points), anchors.points])
         warp = MeshWarp(box.size, vertices, anchors.triangles, face_topology().triangles,
                         step=2 * radius * box.scale / FIELD_STEPS_PER_FACE)
         paste_mask = box.paste_mask(_moving_mask(anchors, points, box.size))
         return WarpSource(image, box, crop, points, retargeter, anchors, warp, EyeTextures(crop, points),
-                          MouthPainter(crop, points), paste_mask, centre, radius)
+                          mouth, paste_mask, centre, radius)
 
     def source_motion(self, source: WarpSource) -> dict[str, np.ndarray]:
         """The source's own motion frame (space ``landmarks``)."""
@@ -94,10 +95,12 @@ class WarpBackend(Backend):
         """The source moved by ``driving`` (relative to ``reference`` if given), RGB uint8."""
         target = source.retargeter.target(driving, reference, options.region)
         points = source.box.to_crop(target.points)
-        vertices = np.concatenate([points[:MESH_POINTS], _anchor_targets(source, target, points)])
+        rigid = source.box.to_crop(target.rigid_points)
+        teeth = source.mouth.teeth_edge(points, rigid)
+        vertices = np.concatenate([points[:MESH_POINTS], teeth, _anchor_targets(source, target, points)])
         texture = source.eyes.texture(target.gaze_shift, target.eye_closure)
         frame = source.warp.apply(texture, vertices, vertices[:, 2])
-        frame = source.mouth.paint(frame, points, source.box.to_crop(target.rigid_points))
+        frame = source.mouth.paint(frame, points, rigid, teeth)
         full = source.box.paste(source.image, frame, source.paste_mask)
         if options.paste_back:
             return full

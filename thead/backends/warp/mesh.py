@@ -2,7 +2,9 @@
 
 The face triangles are MediaPipe's own tessellation (recovered from its edge list). Its four
 boundary loops are the face oval, both eye openings and the inner lips; the openings are closed
-with strips between the upper and lower contours so that lids and lips can open and close.
+with strips between the upper and lower contours so that lids and lips can open and close. The
+mouth gets one more chain of vertices between its lips, the edge of the upper teeth: it stays
+with the skull when the jaw drops, so a mouth that was open in the source keeps its own teeth.
 Around the face, rings of anchor points let hair and neck follow the head with a falloff, and a
 fixed ring plus the crop border keep the background still.
 """
@@ -20,6 +22,8 @@ from scipy.spatial import Delaunay
 from thead.face import geometry
 
 MESH_POINTS = 468  # the tessellated points; 468..477 are the irises
+TEETH_POINTS = 9  # warp vertices 468..476: the upper-teeth edge, one per interior inner-lip point
+FACE_VERTICES = MESH_POINTS + TEETH_POINTS  # anchors follow these in the warp's vertex list
 
 # Rings of anchors around the face oval: distance factor from the oval centre, how much they follow
 # the head's rigid motion on top (hair) and at the bottom (neck), and how much they follow the
@@ -33,7 +37,7 @@ BORDER_STEPS = 8  # anchors per crop edge
 class FaceTopology:
     """Triangles of the face and the ordered contours used by lids, lips and the anchors."""
 
-    triangles: np.ndarray  # [F, 3] mesh faces plus the strips closing eyes and mouth
+    triangles: np.ndarray  # [F, 3] warp triangles: mesh faces plus the strips closing eyes and mouth
     hole_triangles: np.ndarray  # [H, 3] the strips alone (eyes first, then mouth)
     oval: np.ndarray  # outer boundary loop, ordered
     right_eye: tuple[np.ndarray, np.ndarray]  # (upper, lower) lid chains, outer corner to inner corner
@@ -121,7 +125,9 @@ def face_topology() -> FaceTopology:
     left_eye = _split_loop(loop_with(left["outer"]), left["outer"], left["inner"], left["upper"][1])
     lips = _split_loop(loop_with(mouth["left"]), mouth["left"], mouth["right"], mouth["upper"][1])
     oval = max(loops, key=len)
-    holes = np.concatenate([_zip_chains(*right_eye), _zip_chains(*left_eye), _zip_chains(*lips)])
+    teeth = np.concatenate([lips[0][:1], MESH_POINTS + np.arange(TEETH_POINTS), lips[0][-1:]]).astype(np.int32)
+    holes = np.concatenate([_zip_chains(*right_eye), _zip_chains(*left_eye),
+                            _zip_chains(lips[0], teeth), _zip_chains(teeth, lips[1])])
     return FaceTopology(np.concatenate([faces, holes]), holes, oval, right_eye, left_eye, lips, edges)
 
 
@@ -154,7 +160,7 @@ class Anchors:
     parent: np.ndarray  # [A] mesh index of the nearest oval point
     weight: np.ndarray  # [A] share of the head's rigid motion: 0 = fixed, 1 = moves with the head
     residual_weight: np.ndarray  # [A] share of the parent oval point's non-rigid motion
-    triangles: np.ndarray  # [K, 3] over the concatenated (468 mesh points, anchors)
+    triangles: np.ndarray  # [K, 3] over the warp vertices (468 mesh points, 9 teeth points, anchors)
 
 
 def build_anchors(points: np.ndarray, down: np.ndarray, size: tuple[int, int]) -> Anchors:
@@ -200,7 +206,7 @@ def build_anchors(points: np.ndarray, down: np.ndarray, size: tuple[int, int]) -
     parent = np.concatenate([c[2] for c in chunks]).astype(np.int32)
     weight = np.concatenate([c[3] for c in chunks]).astype(np.float32)
     residual_weight = np.concatenate([c[4] for c in chunks]).astype(np.float32)
-    triangles = _outer_triangles(oval[:, :2], topo.oval, xy, MESH_POINTS)
+    triangles = _outer_triangles(oval[:, :2], topo.oval, xy, FACE_VERTICES)
     return Anchors(anchor_points.astype(np.float32), parent, weight, residual_weight, triangles)
 
 

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from thead.backends.warp.mesh import face_topology, graph_distance
+from thead.backends.warp.paste import polygon_mask
 
 OPEN_LIMIT = 0.9  # inner-lip gap over mouth width
 CENTRE_PAIRS = (4, 5, 6)  # chain positions of the pairs the openness is measured on (82/87, 13/14, 312/317)
@@ -86,8 +87,10 @@ LIP_SAMPLES = ((13, 0), (14, 17), (82, 37), (312, 267), (87, 84), (317, 314))  #
 CHIN = 152
 TEETH_RGB = np.array([236.0, 230.0, 216.0])
 UPPER_TEETH = 0.2  # visible crown heights over mouth width
-LOWER_TEETH = 0.15
+LOWER_TEETH = 0.09
 LOWER_INCISOR_LEVER = 0.8  # the lower incisors drop this share of the chin's drop
+KEEP_STRETCH = 1.2
+MIN_EXCESS = 0.5  # pixels the mouth must open beyond the source's before anything is painted
 OVERBITE = 0.03  # the lower incisors' tips hide this far (over mouth width) behind the upper ones
 TOOTH_WIDTHS = np.array([0.15, 0.12, 0.13, 0.12, 0.12])  # incisors to premolars, from the midline, over mouth width
 
@@ -146,7 +149,7 @@ class MouthPainter:
             return (grey + colourful * (rgb - grey)).astype(np.float32)
 
         self.cavity = tone(lip * np.array([0.34, 0.2, 0.2]))
-        self.tongue = tone(lip * np.array([0.75, 0.5, 0.5]))
+        self.tongue = tone(lip * np.array([0.85, 0.55, 0.55]))
         self.gums = tone(lip * np.array([0.8, 0.62, 0.62]))
         cast = np.median(face, axis=0) / max(float(np.median(face, axis=0).mean()), 1.0)  # the picture's colour cast
         self.teeth = (TEETH_RGB * bright * 0.95 * np.sqrt(np.clip(cast, 0.5, 1.5))).astype(np.float32)
@@ -161,18 +164,31 @@ class MouthPainter:
         gap = float(((points[self.lower[pairs], :2] - points[self.upper[pairs], :2]) @ normal).mean())
         return gap, left, axis, normal, width
 
-    def paint(self, frame: np.ndarray, points: np.ndarray, rigid: np.ndarray) -> np.ndarray:
+    def teeth_edge(self, points: np.ndarray, rigid: np.ndarray) -> np.ndarray:
+        """[9, 3] target positions of the upper-teeth edge (warp vertices 468..476), in crop pixels.
+
+        The edge is the source's lower inner lip carried by the head alone (the upper teeth are
+        fixed to the skull), kept between the target lips. On the source itself it lies on the
+        lower lip, so the part of the mouth above it is the source's own opening.
+        """
+        upper, lower = points[self.upper[1:-1]], points[self.lower[1:-1]]
+        span = lower - upper
+        length = np.maximum((span[:, :2] ** 2).sum(axis=1), 1e-9)
+        share = np.clip(((rigid[self.lower[1:-1], :2] - upper[:, :2]) * span[:, :2]).sum(axis=1) / length, 0.0, 1.0)
+        return (upper + share[:, None] * span).astype(np.float32)
+
+    def paint(self, frame: np.ndarray, points: np.ndarray, rigid: np.ndarray, teeth: np.ndarray) -> np.ndarray:
         """``frame`` (rendered crop, modified in place) with the mouth interior painted.
 
-        ``points`` are the target landmarks and ``rigid`` the source landmarks moved by the target
-        head pose only (both in crop pixels): the source's lip line there is where the upper
-        teeth end, and the chin's drop from it is how far the jaw opened.
+        ``points`` are the target landmarks, ``rigid`` the source landmarks moved by the target
+        head pose only and ``teeth`` the upper-teeth edge from :meth:`teeth_edge` (crop pixels).
+        Below the edge the jaw has opened: cavity, tongue and lower teeth are painted. Above it
+        the warp shows the source's own mouth where the source was open, and painted upper teeth
+        where the lips parted over a mouth that was shut.
         """
         gap, left, axis, normal, width = self._frame(points)
-        excess = gap - max(self.source_gap, 0.0)
-        if excess < 0.5 or width < 4:
+        if gap - max(self.source_gap, 0.0) <= MIN_EXCESS or width < 4:
             return frame
-        strength = float(np.clip(excess / max(0.06 * width, self.source_gap, 1.0), 0.0, 1.0))
         outline = np.concatenate([points[self.upper, :2], points[self.lower[::-1], :2]])
         h, w = frame.shape[:2]
         x0, y0 = np.maximum(np.floor(outline.min(axis=0)).astype(int) - 2, 0)
@@ -185,14 +201,25 @@ class MouthPainter:
         t = rel_x * normal[0] + rel_y * normal[1]  # pixels below the corner line
 
         def curve(xy: np.ndarray) -> np.ndarray:
+            """A lip-like chain as a function of ``s`` (made monotonic where a round mouth folds back)."""
             rel = xy - left
-            return np.interp(s, (rel @ axis) / width, rel @ normal).astype(np.float32)
+            along = np.maximum.accumulate((rel @ axis) / width + np.arange(len(rel)) * 1e-6)
+            return np.interp(s, along, rel @ normal).astype(np.float32)
 
         top, bottom = curve(points[self.upper, :2]), curve(points[self.lower, :2])
-        teeth_edge = curve((rigid[self.upper, :2] + rigid[self.lower, :2]) / 2)
+        corner_points = points[[self.upper[0], self.upper[-1]], :2]
+        teeth_edge = curve(np.concatenate([corner_points[:1], teeth[:, :2], corner_points[1:]]))
+        source_open = np.maximum(curve(rigid[self.lower, :2]) - curve(rigid[self.upper, :2]), 0.0)
+        # Above the edge, the source's own opening is kept until stretching would show: beyond
+        # KEEP_STRETCH times its height the lips parted over a mouth the source did not show open.
+        stretch = np.maximum(teeth_edge - top, 0.0) / np.maximum(source_open, 1e-3)
+        above = _smoothstep((stretch - KEEP_STRETCH) / 0.5)
         jaw_drop = max(float((points[CHIN, :2] - rigid[CHIN, :2]) @ normal), 0.0)
+        teeth_size = float(np.linalg.norm(rigid[self.upper[-1], :2] - rigid[self.upper[0], :2]))  # the resting mouth width
         lower_edge = teeth_edge + LOWER_INCISOR_LEVER * jaw_drop
-        inside = np.clip(np.minimum(t - top, bottom - t) / 1.2 - 0.25, 0.0, 1.0) * ((s > 0) & (s < 1))
+        inside = polygon_mask(outline - (x0, y0), (y1 - y0, x1 - x0)) * np.where(t < teeth_edge, above, 1.0)
+        if float(inside.max()) <= 0.0:
+            return frame
         lateral = np.clip(np.abs(s - 0.5) * 2.0, 0.0, 1.0)  # 0 centre, 1 corners
         corners = np.clip((0.85 - lateral) / 0.3, 0.0, 1.0)  # teeth fade into the dark corridor at the corners
 
@@ -207,17 +234,18 @@ class MouthPainter:
         # Lower teeth up to the dropped jaw (tucked behind the upper ones when the jaw is shut),
         # then upper teeth down to the resting lip line, over them.
         shape = _teeth_shading(s) * (1.0 - 0.55 * lateral**2)
-        lower_a = _band(t - lower_edge + OVERBITE * width, LOWER_TEETH * width) * corners
-        interior += lower_a[..., None] * (self.teeth[None, None] * (0.72 * shape)[..., None] - interior)
-        from_top = np.clip((t - top) / (0.35 * UPPER_TEETH * width), 0.0, 1.0)
+        lower_a = _band(t - lower_edge + OVERBITE * teeth_size, LOWER_TEETH * teeth_size) * corners
+        lower_shade = shape * (0.85 - 0.25 * np.clip((t - lower_edge) / (LOWER_TEETH * teeth_size), 0.0, 1.0))
+        interior += lower_a[..., None] * (self.teeth[None, None] * lower_shade[..., None] - interior)
+        from_top = np.clip((t - top) / (0.35 * UPPER_TEETH * teeth_size), 0.0, 1.0)
         upper_shade = shape * (0.6 + 0.4 * from_top) * (1.0 - 0.12 * np.clip(1.0 - (teeth_edge - t) / 1.5, 0.0, 1.0))
-        upper_a = _band(teeth_edge - t, UPPER_TEETH * width) * corners
+        upper_a = _band(teeth_edge - t, UPPER_TEETH * teeth_size) * corners
         interior += upper_a[..., None] * (self.teeth[None, None] * upper_shade[..., None] - interior)
-        gums_a = np.clip(teeth_edge - UPPER_TEETH * width - t + 0.5, 0.0, 1.0) * corners  # above the crowns
+        gums_a = np.clip(teeth_edge - UPPER_TEETH * teeth_size - t + 0.5, 0.0, 1.0) * corners  # above the crowns
         interior += gums_a[..., None] * (self.gums[None, None] * (0.65 + 0.35 * from_top)[..., None] - interior)
         interior = cv2.GaussianBlur(interior, (3, 3), 0)
 
         region = frame[y0:y1, x0:x1].astype(np.float32)
-        alpha = (strength * inside)[..., None]
+        alpha = inside[..., None]
         frame[y0:y1, x0:x1] = np.clip(region + alpha * (interior - region) + 0.5, 0, 255).astype(np.uint8)
         return frame
