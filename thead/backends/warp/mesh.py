@@ -131,25 +131,28 @@ def face_topology() -> FaceTopology:
     return FaceTopology(np.concatenate([faces, holes]), holes, oval, right_eye, left_eye, lips, edges)
 
 
-def graph_distance(seeds: np.ndarray, count: int = MESH_POINTS) -> np.ndarray:
-    """Edge hops from ``seeds`` to every mesh point (breadth-first over the mesh edges)."""
+@functools.lru_cache(maxsize=1)
+def _mesh_graph():
+    from scipy.sparse import coo_matrix
+
     edges = face_topology().edges
-    neighbours: list[list[int]] = [[] for _ in range(count)]
-    for a, b in edges.tolist():
-        neighbours[a].append(b)
-        neighbours[b].append(a)
-    hops = np.full(count, np.iinfo(np.int32).max, np.int32)
-    frontier = list(dict.fromkeys(int(s) for s in seeds))
-    hops[frontier] = 0
-    while frontier:
-        nxt = []
-        for node in frontier:
-            for other in neighbours[node]:
-                if hops[other] > hops[node] + 1:
-                    hops[other] = hops[node] + 1
-                    nxt.append(other)
-        frontier = nxt
+    ones = np.ones(len(edges))
+    return coo_matrix((ones, (edges[:, 0], edges[:, 1])), shape=(MESH_POINTS, MESH_POINTS)).tocsr()
+
+
+@functools.lru_cache(maxsize=64)
+def _graph_distance(seeds: tuple[int, ...]) -> np.ndarray:
+    from scipy.sparse.csgraph import dijkstra
+
+    hops = dijkstra(_mesh_graph(), directed=False, unweighted=True, indices=list(seeds), min_only=True)
+    hops = np.where(np.isfinite(hops), hops, np.iinfo(np.int32).max).astype(np.int32)
+    hops.flags.writeable = False
     return hops
+
+
+def graph_distance(seeds: np.ndarray) -> np.ndarray:
+    """Edge hops from the nearest of ``seeds`` to every mesh point (read-only, cached per seed set)."""
+    return _graph_distance(tuple(sorted({int(s) for s in seeds})))
 
 
 @dataclass(frozen=True)
