@@ -281,3 +281,24 @@ def test_unreachable_hub_fails_fast_for_the_remaining_files(env, monkeypatch):
     with pytest.raises(WeightsError, match="2 weight files failed; first: .*cannot reach the hub") as err:
         fetch(manifest, cache)
     assert calls == ["sub/model.bin"] and "--from DIR tiny" in err.value.hint
+
+
+def test_lpips_finds_both_files_of_its_set_by_name(tmp_path, monkeypatch):
+    """lpips-alex's layout (a file from another repo, in a subfolder) resolves for the LPIPS metric."""
+    from thead.metrics.base import resolve_weight_files
+    from thead.metrics.lpips import WEIGHTS
+
+    linear = {"LPIPS_v0.1_alex-df73285e.pth": b"linear"}
+    alexnet = {"torch_cache/checkpoints/alexnet-owt-7be5be79.pth": b"alex"}
+    write_mirror(tmp_path / "mirror", linear)
+    write_mirror(tmp_path / "mirror", alexnet, "CSWRY/VOSR")
+    text = manifest_text({**linear, **alexnet}).replace("[tiny]", "[lpips-alex]").replace(
+        '{ path = "torch_cache', '{ repo = "CSWRY/VOSR", revision = "' + "b" * 40 + '", path = "torch_cache')
+    (tmp_path / "weights.toml").write_text(text)
+    monkeypatch.setenv("THEAD_WEIGHTS_MANIFEST", str(tmp_path / "weights.toml"))
+    monkeypatch.setenv("THEAD_CACHE", str(tmp_path / "cache"))
+    weight_set = parse_manifest(text).get("lpips-alex")
+    Fetcher(cache_dir=tmp_path / "cache", notes=Notes(), mirror=tmp_path / "mirror").fetch([weight_set])
+    found = resolve_weight_files("lpips-alex", WEIGHTS["lpips-alex"])
+    assert found["linear"].read_bytes() == b"linear" and found["alexnet"].read_bytes() == b"alex"
+    assert "models--CSWRY--VOSR" in str(found["alexnet"])

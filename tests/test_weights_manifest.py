@@ -61,6 +61,26 @@ def test_trust_on_first_use_entries_are_the_documented_ones():
     assert tofu == ["piper-voice:en/en_US/lessac/medium/en_US-lessac-medium.onnx.json"]
 
 
+def _metric_weights() -> list[tuple[str, str, str]]:
+    from thead.metrics import METRICS, VARIANTS, get_metric_class
+
+    return [(metric, set_name, filename) for metric in [*METRICS, *VARIANTS]
+            for set_name, roles in get_metric_class(metric).weights.items() for filename in roles.values()]
+
+
+@pytest.mark.parametrize("metric, set_name, filename", _metric_weights())
+def test_every_metric_weight_file_is_in_its_set(metric, set_name, filename):
+    """Metrics look their files up by name in ``resolve_files(set)``, wherever the repo keeps them."""
+    names = [Path(f.path).name for f in MANIFEST.get(set_name).files]
+    assert filename in names, f"{metric} needs {filename} from [{set_name}], which lists {names}"
+
+
+def test_lpips_backbone_is_torchvisions_file():
+    alexnet = next(f for f in MANIFEST.get("lpips-alex").files if f.path.endswith("alexnet-owt-7be5be79.pth"))
+    assert alexnet.sha256.startswith("7be5be79") and alexnet.size == 244408911
+    assert alexnet.repo_id == "CSWRY/VOSR" and alexnet.revision != MANIFEST.get("lpips-alex").revision
+
+
 def test_good_manifest_parses():
     weight_set = parse_manifest(GOOD).get("tiny")
     assert weight_set.files[0].path == "sub/a.bin" and weight_set.files[0].size == 10
