@@ -4,7 +4,7 @@ Per frame: motion extraction of the driving crop (M), keypoint transform + stitc
 and SPADE decoding (G); the source's features and keypoints are cached, as when driving a video.
 "reference" runs the networks as loaded (the official computation); "optimized" runs them after
 ``optimize_for_inference()`` (folded BatchNorms, precomputed spectral norms, fused SPADE blocks,
-sub-pixel convolutions). Modes are interleaved and each stage keeps its fastest of ``--repeats``
+sub-pixel convolutions); "+ winograd" adds the opt-in NNPACK Winograd 3x3 convolutions. Modes are interleaved and each stage keeps its fastest of ``--repeats``
 runs, which damps the noise of a shared machine.
 
     python benchmarks/liveportrait.py [--repeats 3] [--threads N]
@@ -32,8 +32,10 @@ def _timed(fn: Callable[[], object]) -> tuple[float, object]:
     return time.perf_counter() - start, result
 
 
-def frame_times(pipeline: LivePortraitPipeline, source_image: torch.Tensor, driving_image: torch.Tensor) -> list[float]:
-    """Seconds of each stage for one driven frame."""
+def frame_times(
+    pipeline: LivePortraitPipeline, source_image: torch.Tensor, driving_image: torch.Tensor
+) -> tuple[list[float], torch.Tensor]:
+    """Seconds of each stage for one driven frame, and the decoded image."""
     options = AnimationOptions()
     source = pipeline.prepare_source(source_image)
     reference = pipeline.reference(source, pipeline.keypoint_info(driving_image), options)
@@ -42,8 +44,8 @@ def frame_times(pipeline: LivePortraitPipeline, source_image: torch.Tensor, driv
     t_transform, keypoints = _timed(lambda: pipeline.animate_keypoints(source, driving, reference, options))
     with torch.inference_mode():
         t_warp, warped = _timed(lambda: networks.warping_module(source.f_s, keypoints["final"], source.x_s))
-        t_decode, _ = _timed(lambda: networks.spade_generator(warped["out"]))
-    return [t_motion, t_transform, t_warp, t_decode]
+        t_decode, image = _timed(lambda: networks.spade_generator(warped["out"]))
+    return [t_motion, t_transform, t_warp, t_decode], image
 
 
 def main() -> None:
@@ -54,27 +56,35 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     reference = LivePortraitNetworks.build()
-    optimized = copy.deepcopy(reference).optimize_for_inference()
     pipelines = {
         "reference": LivePortraitPipeline(reference, torch.device("cpu")),
-        "optimized": LivePortraitPipeline(optimized, torch.device("cpu")),
+        "optimized": LivePortraitPipeline(copy.deepcopy(reference).optimize_for_inference(), torch.device("cpu")),
+        "+ winograd": LivePortraitPipeline(copy.deepcopy(reference).optimize_for_inference(winograd=True),
+                                           torch.device("cpu")),
     }
     source_image, driving_image = torch.rand(1, 3, 256, 256), torch.rand(1, 3, 256, 256)
     best = {mode: [float("inf")] * len(STAGES) for mode in pipelines}
+    images = {}
     for mode, pipeline in pipelines.items():  # warm-up: oneDNN primitive creation, phase-kernel caches
-        frame_times(pipeline, source_image, driving_image)
+        images[mode] = frame_times(pipeline, source_image, driving_image)[1]
     for _ in range(args.repeats):
         for mode, pipeline in pipelines.items():
-            best[mode] = [min(a, b) for a, b in zip(best[mode], frame_times(pipeline, source_image, driving_image))]
+            times = frame_times(pipeline, source_image, driving_image)[0]
+            best[mode] = [min(a, b) for a, b in zip(best[mode], times)]
 
     print(f"LivePortrait, official-size networks, CPU float32, {args.threads} threads, "
           f"torch {torch.__version__}, best of {args.repeats}")
-    print("| stage | reference (s) | optimized (s) | optimized / reference |")
-    print("|---|---:|---:|---:|")
-    rows = list(zip(STAGES, best["reference"], best["optimized"]))
-    rows.append(("**total per frame**", sum(best["reference"]), sum(best["optimized"])))
-    for stage, ref, opt in rows:
-        print(f"| {stage} | {ref:.3f} | {opt:.3f} | {opt / ref:.2f}x |")
+    modes = list(pipelines)
+    print("| stage | " + " | ".join(f"{mode} (s)" for mode in modes) + " | " + " | ".join(f"{m} / reference" for m in modes[1:]) + " |")
+    print("|---|" + "---:|" * (2 * len(modes) - 1))
+    columns = [best[mode] + [sum(best[mode])] for mode in modes]
+    for row, stage in enumerate([*STAGES, "**total per frame**"]):
+        values = [column[row] for column in columns]
+        ratios = [f"{value / values[0]:.2f}x" for value in values[1:]]
+        print(f"| {stage} | " + " | ".join(f"{v:.3f}" for v in values) + " | " + " | ".join(ratios) + " |")
+    for mode in modes[1:]:
+        difference = (images["reference"] - images[mode]).abs().max().item()
+        print(f"max |{mode} - reference| on the decoded image (values in [0, 1]): {difference:.2e}")
 
 
 if __name__ == "__main__":

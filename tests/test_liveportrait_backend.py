@@ -152,3 +152,27 @@ def test_missing_weights_exit_4_naming_the_fetch_command(monkeypatch, tmp_path) 
     with pytest.raises(WeightsError) as error:
         backend.prepare_source(np.zeros((64, 64, 3), np.uint8))
     assert error.value.exit_code == 4 and "thead fetch-weights liveportrait" in error.value.one_line()
+
+
+def test_apply_edit_maps_pose_smile_gaze_eyes_and_mouth(tiny_networks, astronaut) -> None:
+    from thead.backends.base import FrameEdit
+    from thead.errors import UsageError
+
+    backend = _backend(tiny_networks)
+    source = backend.prepare_source(astronaut)
+    base = backend.source_motion(source)
+    edited = backend.apply_edit(base, FrameEdit(yaw=10, pitch=5, roll=-3, smile=0.5, gaze=(0.2, 0.0), eyes=0.05, mouth=0.4))
+    assert edited["lp_yaw"] == pytest.approx(base["lp_yaw"] + 10) and edited["yaw"] == pytest.approx(base["yaw"] + 10)
+    assert edited["lp_pitch"] == pytest.approx(base["lp_pitch"] - 5)  # LivePortrait's pitch grows downwards
+    assert edited["lp_roll"] == pytest.approx(base["lp_roll"] - 3)
+    changed = np.unique(np.nonzero(edited["lp_exp"] != base["lp_exp"])[0])
+    assert set(changed) <= {3, 7, 11, 13, 14, 15, 16, 17, 20} and {14, 20} <= set(changed)
+    np.testing.assert_allclose(edited["gaze"], [0.2, 0.0])
+    np.testing.assert_array_equal(edited["lp_retarget"], [1.0, 1.0])
+    assert np.all(edited["lp_eye_ratio"] < base["lp_eye_ratio"]) and edited["eye_open"][0] == pytest.approx(0.05)
+    assert base["lp_retarget"].tolist() == [0.0, 0.0]  # the input frame is untouched
+    closed = backend.render(source, backend.apply_edit(base, FrameEdit(eyes=0.0)), base, DriveOptions(paste_back=False))
+    plain = backend.render(source, base, base, DriveOptions(paste_back=False))
+    assert np.abs(closed.astype(int) - plain.astype(int)).max() > 0
+    with pytest.raises(UsageError, match="frown"):
+        backend.apply_edit(base, FrameEdit(expressions=(("frown", 1.0),)))

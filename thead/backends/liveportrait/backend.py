@@ -3,18 +3,20 @@
 Faces are found and cropped with thead's MediaPipe analysis (no insightface); the motion track
 holds the motion extractor's pose, translation, scale and expression per frame, smoothed over
 time; rendering transfers it onto the source's implicit keypoints (relative or absolute), applies
-stitching and optional eye/lip retargeting, warps and decodes a 512x512 crop and pastes it back.
+stitching and eye/lip retargeting (every frame when enabled, or where an edit asks for it), warps
+and decodes a 512x512 crop and pastes it back.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from thead.backends.base import Backend, DriveOptions
+from thead.backends.base import Backend, DriveOptions, FrameEdit
 from thead.backends.liveportrait.crop import DRIVING_CROP, SOURCE_CROP, FaceCrop, crop_from_landmarks, image_mask, paste_back
 from thead.backends.liveportrait.motion import (
     LP_CHANNELS,
@@ -24,6 +26,7 @@ from thead.backends.liveportrait.motion import (
     smooth_channels,
     stack_frames,
 )
+from thead.backends.liveportrait.edits import apply_frame_edit
 from thead.backends.liveportrait.networks import OFFICIAL_CHECKPOINTS, LivePortraitNetworks
 from thead.backends.liveportrait.pipeline import (
     DRIVING_OPTIONS,
@@ -54,6 +57,7 @@ class LivePortraitSource:
     motion: dict[str, np.ndarray]
     mask: np.ndarray
     references: dict[bytes, DrivingReference] = field(default_factory=dict)
+    own_deltas: dict[str, torch.Tensor] = field(default_factory=dict)  # retargeting deltas at its own ratios
 
 
 class LivePortraitBackend(Backend):
@@ -89,10 +93,14 @@ class LivePortraitBackend(Backend):
 
     @property
     def pipeline(self) -> LivePortraitPipeline:
-        """The networks on this backend's device, loaded from the fetched weights on first use."""
+        """The networks on this backend's device, loaded from the fetched weights on first use.
+
+        ``THEAD_LIVEPORTRAIT_WINOGRAD=1`` opts into the faster Winograd convolutions on CPU.
+        """
         if self._pipeline is None:
             networks = self._networks or load_official_networks()
-            self._pipeline = LivePortraitPipeline(networks.optimize_for_inference(), self.device, half=True)
+            winograd = os.environ.get("THEAD_LIVEPORTRAIT_WINOGRAD", "").strip() in ("1", "true", "yes")
+            self._pipeline = LivePortraitPipeline(networks.optimize_for_inference(winograd), self.device, half=True)
         return self._pipeline
 
     def extract_motion(
@@ -195,17 +203,35 @@ class LivePortraitBackend(Backend):
             source.references[key] = self.pipeline.reference(source.state, info, animation)
         return source.references[key]
 
+    def apply_edit(self, frame: dict[str, np.ndarray], edit: FrameEdit) -> dict[str, np.ndarray]:
+        """Pose, smile/expressions, gaze, eye and mouth openness on a liveportrait-space frame."""
+        return apply_frame_edit(frame, edit)
+
     def _retarget_delta(self, source: LivePortraitSource, driving: dict[str, np.ndarray]) -> torch.Tensor | None:
-        """Eye/lip retargeting deltas for the driving frame's ratios, when enabled."""
+        """Eye/lip retargeting towards the driving frame's ratios, as a change from the source's own ratios.
+
+        Weights: 1 when the backend retargets every frame, else the frame's ``lp_retarget`` (set by edits).
+        """
         x_s, delta = source.state.x_s, None
-        if self.eye_retargeting:
-            condition = combined_eye_ratio(source.eye_ratio, float(np.asarray(driving["lp_eye_ratio"])[0]), x_s.device)
-            delta = self.pipeline.eye_delta(x_s, condition)
-        if self.lip_retargeting:
-            condition = combined_lip_ratio(source.lip_ratio, float(driving["lp_lip_ratio"]), x_s.device)
-            lip = self.pipeline.lip_delta(x_s, condition)
+        flags = np.asarray(driving.get("lp_retarget", np.zeros(2)), np.float32)
+        eye_weight = 1.0 if self.eye_retargeting else float(flags[0])
+        lip_weight = 1.0 if self.lip_retargeting else float(flags[1])
+        if eye_weight > 0:
+            target = combined_eye_ratio(source.eye_ratio, float(np.asarray(driving["lp_eye_ratio"])[0]), x_s.device)
+            own = combined_eye_ratio(source.eye_ratio, float(source.eye_ratio[0]), x_s.device)
+            delta = eye_weight * (self.pipeline.eye_delta(x_s, target) - self._own_delta(source, "eye", own))
+        if lip_weight > 0:
+            target = combined_lip_ratio(source.lip_ratio, float(driving["lp_lip_ratio"]), x_s.device)
+            own = combined_lip_ratio(source.lip_ratio, source.lip_ratio, x_s.device)
+            lip = lip_weight * (self.pipeline.lip_delta(x_s, target) - self._own_delta(source, "lip", own))
             delta = lip if delta is None else delta + lip
         return delta
+
+    def _own_delta(self, source: LivePortraitSource, part: str, condition: torch.Tensor) -> torch.Tensor:
+        if part not in source.own_deltas:
+            network = self.pipeline.eye_delta if part == "eye" else self.pipeline.lip_delta
+            source.own_deltas[part] = network(source.state.x_s, condition)
+        return source.own_deltas[part]
 
 
 def load_official_networks() -> LivePortraitNetworks:

@@ -7,6 +7,8 @@ convolution with :meth:`fold_norm`; :func:`fold_batch_norms` applies it to a who
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -27,6 +29,49 @@ def fold_batch_norms(module: nn.Module) -> None:
         fold = getattr(child, "fold_norm", None)
         if callable(fold):
             fold()
+
+
+@functools.lru_cache(maxsize=1)
+def _nnpack_ready() -> bool:
+    """NNPACK is compiled in and initialised (``_nnpack_available`` initialises it)."""
+    return hasattr(torch, "_nnpack_spatial_convolution") and bool(torch._nnpack_available())
+
+
+class WinogradConv2d(nn.Conv2d):
+    """Conv2d whose 3x3, stride-1, batch-1 float32 CPU calls run NNPACK's Winograd kernels.
+
+    About 3x faster than oneDNN's direct convolution here, with relative rounding near 1e-5 of the
+    output range (oneDNN: 1e-7); everything else falls back to :func:`torch.nn.functional.conv2d`.
+    """
+
+    @classmethod
+    def from_conv(cls, conv: nn.Conv2d) -> nn.Conv2d:
+        """A Winograd version of ``conv`` sharing its parameters (``conv`` itself when not a 3x3/stride-1 conv)."""
+        if conv.kernel_size != (3, 3) or conv.stride != (1, 1) or conv.dilation != (1, 1) or conv.groups != 1:
+            return conv
+        fast = cls.__new__(cls)
+        fast.__dict__.update(conv.__dict__)
+        return fast
+
+    def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        return winograd_conv2d(x, weight, bias, self.padding)
+
+
+def winograd_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                    padding: tuple[int, int]) -> torch.Tensor:
+    """Stride-1 conv through NNPACK for batch-1 float32 CPU input (Winograd for 3x3 kernels); else oneDNN."""
+    if x.device.type == "cpu" and x.dtype == torch.float32 and x.dim() == 4 and x.shape[0] == 1 and _nnpack_ready():
+        bias = bias if bias is not None else weight.new_zeros(weight.shape[0])
+        return torch._nnpack_spatial_convolution(x.contiguous(), weight, bias, list(padding), [1, 1])
+    return F.conv2d(x, weight, bias, padding=padding)
+
+
+def use_winograd(module: nn.Module) -> None:
+    """Swap every plain 3x3 stride-1 ``nn.Conv2d`` inside ``module`` for a :class:`WinogradConv2d`."""
+    for parent in list(module.modules()):
+        for name, child in list(parent.named_children()):
+            if type(child) is nn.Conv2d:
+                setattr(parent, name, WinogradConv2d.from_conv(child))
 
 
 class ConvNormBlock(nn.Module):
@@ -177,14 +222,17 @@ class NearestUpsampledConv(nn.Module):
     the same input pixel. All phases run as one conv (s*s*C_out channels, ~0.45x the multiply-adds
     of the upsampled conv); a pixel shuffle and a one-pixel crop give the output. Leading spatial
     axes (D of a 3D conv) keep their kernel and padding. Phase kernels are cached per factor.
+    With ``winograd`` (2D only) it upsamples and runs the 3x3 conv through :func:`winograd_conv2d`,
+    which is faster still.
     """
 
     MIN_SIZE = 8  # below this the one-pixel padding of the phase conv outweighs its savings
 
-    def __init__(self, conv: nn.Conv2d | nn.Conv3d) -> None:
+    def __init__(self, conv: nn.Conv2d | nn.Conv3d, winograd: bool = False) -> None:
         super().__init__()
         if tuple(conv.kernel_size[-2:]) != (3, 3) or tuple(conv.padding[-2:]) != (1, 1) or conv.groups != 1:
             raise ValueError("NearestUpsampledConv needs a 3x3 (H, W) kernel with padding 1")
+        self.winograd = winograd and isinstance(conv, nn.Conv2d)
         self.register_buffer("weight", conv.weight.detach().clone())
         self.register_buffer("bias", conv.bias.detach().clone() if conv.bias is not None else None)
         self.leading_padding = tuple(conv.padding[:-2])
@@ -205,6 +253,9 @@ class NearestUpsampledConv(nn.Module):
 
     def forward(self, x: torch.Tensor, scale: int) -> torch.Tensor:
         """``x`` [B, C, ..., h, w] -> conv of its nearest x``scale`` upsampling, [B, C_out, ..., s*h, s*w]."""
+        if self.winograd:
+            upsampled = F.interpolate(x, scale_factor=float(scale)) if scale > 1 else x
+            return winograd_conv2d(upsampled, self.weight, self.bias, (1, 1))
         conv = F.conv3d if x.dim() == 5 else F.conv2d
         if scale > 1 and min(x.shape[-2:]) < self.MIN_SIZE:
             x = F.interpolate(x, scale_factor=(1.0,) * (x.dim() - 4) + (float(scale), float(scale)))

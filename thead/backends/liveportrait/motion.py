@@ -3,6 +3,7 @@
 A frame in the ``liveportrait`` space holds the motion extractor's pose (``lp_pitch``/``lp_yaw``/
 ``lp_roll`` in degrees), translation ``lp_t`` [3], expression ``lp_exp`` [21, 3] and ``lp_scale``,
 plus LivePortrait's eye and lip ratios and the shared channels measured on the MediaPipe mesh.
+``lp_retarget`` [2] weighs eye and lip retargeting towards those ratios (0 as measured; edits set it).
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ def face_channels(points: np.ndarray) -> dict[str, np.ndarray]:
         "eye_open": np.array(geometry.eye_openness(points), np.float32),
         "gaze": np.array(geometry.gaze(points), np.float32),
         "mouth_open": np.float32(geometry.mouth_openness(points)),
-        "lp_eye_ratio": eye_ratio, "lp_lip_ratio": np.float32(lip_ratio), "valid": np.float32(1.0),
+        "lp_eye_ratio": eye_ratio, "lp_lip_ratio": np.float32(lip_ratio),
+        "lp_retarget": np.zeros(2, np.float32), "valid": np.float32(1.0),
     }
 
 

@@ -11,7 +11,7 @@ from torch import nn
 
 from thead.backends.liveportrait.appearance import AppearanceFeatureExtractor
 from thead.backends.liveportrait.config import LivePortraitConfig
-from thead.backends.liveportrait.layers import fold_batch_norms
+from thead.backends.liveportrait.layers import fold_batch_norms, use_winograd
 from thead.backends.liveportrait.motion_extractor import MotionExtractor
 from thead.backends.liveportrait.spade import SPADEDecoder
 from thead.backends.liveportrait.stitching import StitchingRetargetingModule, split_stitching_state
@@ -86,9 +86,16 @@ class LivePortraitNetworks:
             module.to(device)
         return self
 
-    def optimize_for_inference(self) -> LivePortraitNetworks:
-        """Fold BatchNorms, precompute spectral norms, fuse SPADE blocks (eval only; same results up to rounding)."""
+    def optimize_for_inference(self, winograd: bool = False) -> LivePortraitNetworks:
+        """Fold BatchNorms, precompute spectral norms, fuse SPADE blocks (eval only; same results up to rounding).
+
+        ``winograd`` also runs the decoder's and warper's 3x3 convs through NNPACK's Winograd kernels:
+        about 1.3x faster per frame on CPU, with rounding near 1e-5 of each conv's range (up to ~5e-4
+        on the decoded image instead of ~3e-5), so it is opt-in.
+        """
         for module in (self.appearance_feature_extractor, self.warping_module):
             fold_batch_norms(module)
-        self.spade_generator.fuse_for_inference()
+        if winograd:
+            use_winograd(self.warping_module)
+        self.spade_generator.fuse_for_inference(winograd)
         return self

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from thead.backends.liveportrait.config import SpadeConfig
-from thead.backends.liveportrait.layers import NearestUpsampledConv
+from thead.backends.liveportrait.layers import NearestUpsampledConv, WinogradConv2d
 
 SPADE_HIDDEN = 128  # hard-coded in the official SPADE layer
 
@@ -133,11 +133,11 @@ class SPADEDecoder(nn.Module):
         x = self.up_1(self.up(x), feature)
         return torch.sigmoid(self.conv_img(F.leaky_relu(x, 0.2)))
 
-    def fuse_for_inference(self) -> None:
-        """Replace every residual block by its :class:`FusedSPADEResnetBlock` (eval only; same outputs)."""
+    def fuse_for_inference(self, winograd: bool = False) -> None:
+        """Replace every residual block by its :class:`FusedSPADEResnetBlock` (eval only)."""
         for name, module in list(self.named_children()):
             if isinstance(module, SPADEResnetBlock):
-                setattr(self, name, FusedSPADEResnetBlock(module))
+                setattr(self, name, FusedSPADEResnetBlock(module, winograd))
 
 
 def _stack_convs(convs: list[nn.Conv2d]) -> nn.Conv2d:
@@ -154,7 +154,8 @@ def _stack_convs(convs: list[nn.Conv2d]) -> nn.Conv2d:
 class FusedSPADEResnetBlock(nn.Module):
     """Inference form of a loaded :class:`SPADEResnetBlock`, computing the same function with less work.
 
-    - spectral norms are applied once (plain convs);
+    - spectral norms are applied once; with ``winograd`` the 3x3 convs run as :class:`WinogradConv2d`
+      (the decoder's first and last convs stay direct: their rounding would reach every pixel);
     - the 2 or 3 ``mlp_shared`` convs, which all read the same segmentation map, run as one conv,
       at the map's own resolution when the block works on an upsampled grid (:class:`NearestUpsampledConv`);
     - each SPADE's gamma and beta convs run as one conv, and ``norm_0`` and ``norm_s`` share the
@@ -164,14 +165,15 @@ class FusedSPADEResnetBlock(nn.Module):
     """
 
     @torch.no_grad()
-    def __init__(self, block: SPADEResnetBlock) -> None:
+    def __init__(self, block: SPADEResnetBlock, winograd: bool = False) -> None:
         super().__init__()
         self.learned_shortcut = block.learned_shortcut
         norms = [block.norm_0, block.norm_1] + ([block.norm_s] if self.learned_shortcut else [])
-        self.shared = NearestUpsampledConv(_stack_convs([norm.mlp_shared[0] for norm in norms]))
-        self.conv_0, self.conv_1 = block.conv_0.freeze(), block.conv_1.freeze()
-        self.gamma_beta_0 = _stack_convs([block.norm_0.mlp_gamma, block.norm_0.mlp_beta])
-        self.gamma_beta_1 = _stack_convs([block.norm_1.mlp_gamma, block.norm_1.mlp_beta])
+        fast = WinogradConv2d.from_conv if winograd else (lambda conv: conv)
+        self.shared = NearestUpsampledConv(_stack_convs([norm.mlp_shared[0] for norm in norms]), winograd)
+        self.conv_0, self.conv_1 = fast(block.conv_0.freeze()), fast(block.conv_1.freeze())
+        self.gamma_beta_0 = fast(_stack_convs([block.norm_0.mlp_gamma, block.norm_0.mlp_beta]))
+        self.gamma_beta_1 = fast(_stack_convs([block.norm_1.mlp_gamma, block.norm_1.mlp_beta]))
         if self.learned_shortcut:
             self.conv_s = block.conv_s.freeze()
             shortcut = self.conv_s.weight[:, :, 0, 0]
@@ -179,7 +181,7 @@ class FusedSPADEResnetBlock(nn.Module):
             composed = nn.Conv2d(beta.in_channels, shortcut.shape[0], 3, padding=1).to(shortcut.device, shortcut.dtype)
             composed.weight.copy_(torch.einsum("oc,cikl->oikl", shortcut, beta.weight))
             composed.bias.copy_(shortcut @ beta.bias)
-            self.gamma_beta_s = _stack_convs([block.norm_s.mlp_gamma, composed])
+            self.gamma_beta_s = fast(_stack_convs([block.norm_s.mlp_gamma, composed]))
 
     @staticmethod
     def _modulate(normalized: torch.Tensor, gamma_beta: torch.Tensor) -> torch.Tensor:
@@ -189,7 +191,7 @@ class FusedSPADEResnetBlock(nn.Module):
     def forward(self, x: torch.Tensor, segmap: torch.Tensor) -> torch.Tensor:
         scale = x.shape[-1] // segmap.shape[-1]
         if tuple(x.shape[-2:]) != (segmap.shape[-2] * scale, segmap.shape[-1] * scale):
-            segmap, scale = F.interpolate(segmap, size=x.shape[-2:], mode="nearest"), 1
+            segmap, scale = F.interpolate(segmap, size=x.shape[2:], mode="nearest"), 1
         actv = F.relu_(self.shared(segmap, scale)).split(SPADE_HIDDEN, dim=1)
         normalized = F.instance_norm(x, eps=1e-5)
         dx = self.conv_0(F.leaky_relu_(self._modulate(normalized, self.gamma_beta_0(actv[0])), 0.2))
