@@ -11,7 +11,7 @@ from thead.backends.base import Backend, DriveOptions
 from thead.backends.warp.eyes import EyeTextures
 from thead.backends.warp.mesh import MESH_POINTS, Anchors, build_anchors, face_topology
 from thead.backends.warp.mouth import MouthPainter
-from thead.backends.warp.paste import CropBox, face_crop
+from thead.backends.warp.paste import CropBox, PasteMask, face_crop
 from thead.backends.warp.retarget import Retargeter, Target
 from thead.backends.warp.warp import MeshWarp
 from thead.face import analyze_image
@@ -34,7 +34,7 @@ class WarpSource:
     warp: MeshWarp
     eyes: EyeTextures
     mouth: MouthPainter
-    paste_mask: np.ndarray | None
+    paste_mask: PasteMask | None
     oval_centre: np.ndarray  # image pixels
     oval_radius: float  # image pixels
 

@@ -22,6 +22,15 @@ CROP_ONLY_SIDE = 512
 
 
 @dataclass(frozen=True)
+class PasteMask:
+    """Where and how much of a scaled working crop replaces the original image (box pixels)."""
+
+    roi: tuple[int, int, int, int]  # x0, y0, x1, y1 of the blended part of the box
+    weight: np.ndarray  # float32 weights of the rendered crop inside ``roi``
+    inverse: np.ndarray  # 1 - weight
+
+
+@dataclass(frozen=True)
 class CropBox:
     """An axis-aligned box of the source image and the scale of its working copy."""
 
@@ -61,23 +70,30 @@ class CropBox:
             return np.ascontiguousarray(crop)
         return cv2.resize(crop, self.size, interpolation=cv2.INTER_AREA)
 
-    def paste_mask(self, moving: np.ndarray) -> np.ndarray | None:
-        """Feathered float mask at full box resolution from a working-size ``moving`` mask (None when unscaled)."""
+    def paste_mask(self, moving: np.ndarray) -> PasteMask | None:
+        """Feathered blend weights at full box resolution from a working-size ``moving`` mask (None when unscaled)."""
         if self.scale == 1.0:
             return None
         feather = max(3, int(0.03 * max(moving.shape)) | 1)
         soft = cv2.GaussianBlur(moving.astype(np.float32), (feather, feather), 0)
-        return cv2.resize(soft, (self.x1 - self.x0, self.y1 - self.y0), interpolation=cv2.INTER_LINEAR)
+        weight = cv2.resize(soft, (self.x1 - self.x0, self.y1 - self.y0), interpolation=cv2.INTER_LINEAR)
+        ys, xs = np.nonzero(weight > 1.0 / 512)
+        if len(xs) == 0:
+            ys, xs = np.array([0]), np.array([0])
+        x0, y0, x1, y1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+        inside = np.ascontiguousarray(weight[y0:y1, x0:x1])
+        return PasteMask((x0, y0, x1, y1), inside, 1.0 - inside)
 
-    def paste(self, image: np.ndarray, crop: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    def paste(self, image: np.ndarray, crop: np.ndarray, mask: PasteMask | None) -> np.ndarray:
         """``image`` with the rendered working ``crop`` put back in its box."""
         out = image.copy()
         if mask is None:
             out[self.y0 : self.y1, self.x0 : self.x1] = crop
             return out
-        full = cv2.resize(crop, (self.x1 - self.x0, self.y1 - self.y0), interpolation=cv2.INTER_CUBIC)
-        region = out[self.y0 : self.y1, self.x0 : self.x1]
-        out[self.y0 : self.y1, self.x0 : self.x1] = cv2.blendLinear(full, region, mask, 1.0 - mask)
+        full = cv2.resize(crop, (self.x1 - self.x0, self.y1 - self.y0), interpolation=cv2.INTER_LINEAR)
+        x0, y0, x1, y1 = mask.roi
+        region = out[self.y0 + y0 : self.y0 + y1, self.x0 + x0 : self.x0 + x1]
+        region[...] = cv2.blendLinear(full[y0:y1, x0:x1], region, mask.weight, mask.inverse)
         return out
 
 
