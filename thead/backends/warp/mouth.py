@@ -2,12 +2,16 @@
 
 The jaw rig rotates the lower face (lower lip, chin, jaw line) about an axis through both jaw
 hinges in the canonical landmarks until the inner-lip gap reaches the target openness. Where
-the rendered mouth opens beyond what the source shows, the opening is painted over with an
-oral cavity, an upper teeth band and a hint of tongue, coloured from the source's own lips and
-skin and blended with feathered masks; the lips themselves stay the warped source lips.
+the rendered mouth opens beyond what the source shows, the opening is painted: upper teeth hang
+from the skull at the source's resting lip line, lower teeth ride on the jaw, and between them
+lie the dark oral cavity and the tongue, all coloured from the source's own lips and skin and
+blended with anti-aliased masks. The lips themselves stay the warped source lips, and a mouth
+that was open in the source keeps its own teeth (see :meth:`MouthPainter.teeth_edge`).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -16,6 +20,7 @@ from thead.backends.warp.mesh import face_topology, graph_distance
 from thead.backends.warp.paste import polygon_mask
 
 OPEN_LIMIT = 0.9  # inner-lip gap over mouth width
+HINGE_OFFSET = (0.25, 0.1)  # jaw hinge below and behind the outline points by the ears, inter-ocular units
 CENTRE_PAIRS = (4, 5, 6)  # chain positions of the pairs the openness is measured on (82/87, 13/14, 312/317)
 
 
@@ -31,8 +36,8 @@ class JawRig:
         topo = face_topology()
         self.upper, self.lower = topo.mouth
         p = canonical.astype(np.float64)
-        side = p[[234, 454]].mean(axis=0)
-        self.hinge = np.array([0.0, side[1] + 0.25, side[2] + 0.1])
+        side = p[[234, 454]].mean(axis=0)  # the face outline level with the ears
+        self.hinge = np.array([0.0, side[1] + HINGE_OFFSET[0], side[2] + HINGE_OFFSET[1]])
         corner = p[[self.upper[0], self.upper[-1]]]
         corner_x, corner_y = float(np.abs(corner[:, 0]).mean()), float(corner[:, 1].mean())
         side_x = float(np.abs(p[[234, 454], 0]).mean())
@@ -86,13 +91,28 @@ class JawRig:
 LIP_SAMPLES = ((13, 0), (14, 17), (82, 37), (312, 267), (87, 84), (317, 314))  # (inner, outer) lip pairs
 CHIN = 152
 TEETH_RGB = np.array([236.0, 230.0, 216.0])
-UPPER_TEETH = 0.2  # visible crown heights over mouth width
-LOWER_TEETH = 0.09
+# Sizes over the resting mouth width: visible crowns, the lower incisors' tuck behind the upper
+# ones, and tooth widths from the midline (incisors to premolars).
+UPPER_TEETH, LOWER_TEETH, OVERBITE = 0.2, 0.09, 0.03
+TOOTH_WIDTHS = np.array([0.15, 0.12, 0.13, 0.12, 0.12])
 LOWER_INCISOR_LEVER = 0.8  # the lower incisors drop this share of the chin's drop
-KEEP_STRETCH = 1.2
+KEEP_STRETCH = 1.2  # the source's own open mouth is kept until stretched beyond this
 MIN_EXCESS = 0.5  # pixels the mouth must open beyond the source's before anything is painted
-OVERBITE = 0.03  # the lower incisors' tips hide this far (over mouth width) behind the upper ones
-TOOTH_WIDTHS = np.array([0.15, 0.12, 0.13, 0.12, 0.12])  # incisors to premolars, from the midline, over mouth width
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Per-pixel mouth coordinates in the painted box (all arrays [h, w], pixels unless noted)."""
+
+    box: tuple[int, int, int, int]
+    s: np.ndarray  # 0 at one mouth corner, 1 at the other (mouth widths)
+    t: np.ndarray  # distance below the line through the corners
+    top: np.ndarray  # upper inner lip
+    teeth_edge: np.ndarray  # edge of the upper teeth
+    lower_edge: np.ndarray  # tips of the lower teeth
+    coverage: np.ndarray  # how much of each pixel is painted
+    width: float  # current mouth width
+    teeth_size: float  # resting mouth width
 
 
 def _sample(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
@@ -186,19 +206,29 @@ class MouthPainter:
         the warp shows the source's own mouth where the source was open, and painted upper teeth
         where the lips parted over a mouth that was shut.
         """
+        layout = self._layout(frame.shape[:2], points, rigid, teeth)
+        if layout is None:
+            return frame
+        x0, y0, x1, y1 = layout.box
+        region = frame[y0:y1, x0:x1].astype(np.float32)
+        alpha = layout.coverage[..., None]
+        frame[y0:y1, x0:x1] = np.clip(region + alpha * (self._interior(layout) - region) + 0.5, 0, 255).astype(np.uint8)
+        return frame
+
+    def _layout(self, shape: tuple[int, int], points: np.ndarray, rigid: np.ndarray, teeth: np.ndarray) -> _Layout | None:
+        """Where to paint and the mouth's coordinates there; None when the mouth is not open beyond the source."""
         gap, left, axis, normal, width = self._frame(points)
         if gap - max(self.source_gap, 0.0) <= MIN_EXCESS or width < 4:
-            return frame
+            return None
         outline = np.concatenate([points[self.upper, :2], points[self.lower[::-1], :2]])
-        h, w = frame.shape[:2]
         x0, y0 = np.maximum(np.floor(outline.min(axis=0)).astype(int) - 2, 0)
-        x1, y1 = np.minimum(np.ceil(outline.max(axis=0)).astype(int) + 3, (w, h))
+        x1, y1 = np.minimum(np.ceil(outline.max(axis=0)).astype(int) + 3, (shape[1], shape[0]))
         if x1 - x0 < 2 or y1 - y0 < 2:
-            return frame
+            return None
         yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
         rel_x, rel_y = xx - left[0], yy - left[1]
-        s = (rel_x * axis[0] + rel_y * axis[1]) / width  # 0 at one corner, 1 at the other
-        t = rel_x * normal[0] + rel_y * normal[1]  # pixels below the corner line
+        s = (rel_x * axis[0] + rel_y * axis[1]) / width
+        t = rel_x * normal[0] + rel_y * normal[1]
 
         def curve(xy: np.ndarray) -> np.ndarray:
             """A lip-like chain as a function of ``s`` (made monotonic where a round mouth folds back)."""
@@ -206,46 +236,44 @@ class MouthPainter:
             along = np.maximum.accumulate((rel @ axis) / width + np.arange(len(rel)) * 1e-6)
             return np.interp(s, along, rel @ normal).astype(np.float32)
 
-        top, bottom = curve(points[self.upper, :2]), curve(points[self.lower, :2])
-        corner_points = points[[self.upper[0], self.upper[-1]], :2]
-        teeth_edge = curve(np.concatenate([corner_points[:1], teeth[:, :2], corner_points[1:]]))
-        source_open = np.maximum(curve(rigid[self.lower, :2]) - curve(rigid[self.upper, :2]), 0.0)
+        top = curve(points[self.upper, :2])
+        corners = points[[self.upper[0], self.upper[-1]], :2]
+        teeth_edge = curve(np.concatenate([corners[:1], teeth[:, :2], corners[1:]]))
         # Above the edge, the source's own opening is kept until stretching would show: beyond
         # KEEP_STRETCH times its height the lips parted over a mouth the source did not show open.
+        source_open = np.maximum(curve(rigid[self.lower, :2]) - curve(rigid[self.upper, :2]), 0.0)
         stretch = np.maximum(teeth_edge - top, 0.0) / np.maximum(source_open, 1e-3)
-        above = _smoothstep((stretch - KEEP_STRETCH) / 0.5)
+        coverage = polygon_mask(outline - (x0, y0), (y1 - y0, x1 - x0))
+        coverage *= np.where(t < teeth_edge, _smoothstep((stretch - KEEP_STRETCH) / 0.5), 1.0)
+        if float(coverage.max()) <= 0.0:
+            return None
         jaw_drop = max(float((points[CHIN, :2] - rigid[CHIN, :2]) @ normal), 0.0)
-        teeth_size = float(np.linalg.norm(rigid[self.upper[-1], :2] - rigid[self.upper[0], :2]))  # the resting mouth width
-        lower_edge = teeth_edge + LOWER_INCISOR_LEVER * jaw_drop
-        inside = polygon_mask(outline - (x0, y0), (y1 - y0, x1 - x0)) * np.where(t < teeth_edge, above, 1.0)
-        if float(inside.max()) <= 0.0:
-            return frame
-        lateral = np.clip(np.abs(s - 0.5) * 2.0, 0.0, 1.0)  # 0 centre, 1 corners
-        corners = np.clip((0.85 - lateral) / 0.3, 0.0, 1.0)  # teeth fade into the dark corridor at the corners
+        teeth_size = float(np.linalg.norm(rigid[self.upper[-1], :2] - rigid[self.upper[0], :2]))
+        lower_edge = teeth_edge + LOWER_INCISOR_LEVER * jaw_drop - OVERBITE * teeth_size
+        return _Layout((x0, y0, x1, y1), s, t, top, teeth_edge, lower_edge, coverage, width, teeth_size)
 
-        cavity_h = np.maximum(lower_edge - teeth_edge, 0.0)
-        depth = np.clip((t - teeth_edge) / np.maximum(cavity_h, 1e-3), 0.0, 1.0)
-        interior = self.cavity[None, None] * (0.55 + 0.45 * np.abs(2 * depth - 1.0) ** 2)[..., None]
-        interior *= (1.0 - 0.35 * lateral)[..., None]
+    def _interior(self, m: _Layout) -> np.ndarray:
+        """Colours of the mouth interior over the layout's box, float32 [h, w, 3]."""
+        lateral = np.clip(np.abs(m.s - 0.5) * 2.0, 0.0, 1.0)  # 0 centre, 1 corners
+        corridor = np.clip((0.85 - lateral) / 0.3, 0.0, 1.0)  # teeth fade into the dark corners
+        cavity_h = np.maximum(m.lower_edge - m.teeth_edge, 0.0)
+        depth = np.clip((m.t - m.teeth_edge) / np.maximum(cavity_h, 1e-3), 0.0, 1.0)
+        interior = self.cavity * ((0.55 + 0.45 * np.abs(2 * depth - 1.0) ** 2) * (1.0 - 0.35 * lateral))[..., None]
         # Tongue: a hump resting behind the lower teeth, rounded at the sides.
         tongue_h = 0.35 * cavity_h * np.sqrt(np.clip(1.0 - (lateral / 0.7) ** 2, 0.0, 1.0))
-        tongue_a = _band(lower_edge - t, tongue_h) * np.clip(cavity_h / (0.05 * width) - 1.0, 0.0, 1.0)
-        interior += tongue_a[..., None] * (self.tongue[None, None] * (0.7 + 0.3 * depth)[..., None] - interior)
-        # Lower teeth up to the dropped jaw (tucked behind the upper ones when the jaw is shut),
-        # then upper teeth down to the resting lip line, over them.
-        shape = _teeth_shading(s) * (1.0 - 0.55 * lateral**2)
-        lower_a = _band(t - lower_edge + OVERBITE * teeth_size, LOWER_TEETH * teeth_size) * corners
-        lower_shade = shape * (0.85 - 0.25 * np.clip((t - lower_edge) / (LOWER_TEETH * teeth_size), 0.0, 1.0))
-        interior += lower_a[..., None] * (self.teeth[None, None] * lower_shade[..., None] - interior)
-        from_top = np.clip((t - top) / (0.35 * UPPER_TEETH * teeth_size), 0.0, 1.0)
-        upper_shade = shape * (0.6 + 0.4 * from_top) * (1.0 - 0.12 * np.clip(1.0 - (teeth_edge - t) / 1.5, 0.0, 1.0))
-        upper_a = _band(teeth_edge - t, UPPER_TEETH * teeth_size) * corners
-        interior += upper_a[..., None] * (self.teeth[None, None] * upper_shade[..., None] - interior)
-        gums_a = np.clip(teeth_edge - UPPER_TEETH * teeth_size - t + 0.5, 0.0, 1.0) * corners  # above the crowns
-        interior += gums_a[..., None] * (self.gums[None, None] * (0.65 + 0.35 * from_top)[..., None] - interior)
-        interior = cv2.GaussianBlur(interior, (3, 3), 0)
-
-        region = frame[y0:y1, x0:x1].astype(np.float32)
-        alpha = inside[..., None]
-        frame[y0:y1, x0:x1] = np.clip(region + alpha * (interior - region) + 0.5, 0, 255).astype(np.uint8)
-        return frame
+        tongue_a = _band(m.lower_edge - m.t, tongue_h) * np.clip(cavity_h / (0.05 * m.width) - 1.0, 0.0, 1.0)
+        interior += tongue_a[..., None] * (self.tongue * (0.7 + 0.3 * depth)[..., None] - interior)
+        # Lower teeth below the dropped edge, then the upper teeth over them down to their edge.
+        shape = _teeth_shading(m.s) * (1.0 - 0.55 * lateral**2)
+        lower_h = LOWER_TEETH * m.teeth_size
+        lower_a = _band(m.t - m.lower_edge, lower_h) * corridor
+        lower_shade = shape * (0.85 - 0.25 * np.clip((m.t - m.lower_edge) / lower_h, 0.0, 1.0))
+        interior += lower_a[..., None] * (self.teeth * lower_shade[..., None] - interior)
+        upper_h = UPPER_TEETH * m.teeth_size
+        from_top = np.clip((m.t - m.top) / (0.35 * upper_h), 0.0, 1.0)  # the upper lip's shadow
+        edge = 1.0 - 0.12 * np.clip(1.0 - (m.teeth_edge - m.t) / 1.5, 0.0, 1.0)
+        upper_a = _band(m.teeth_edge - m.t, upper_h) * corridor
+        interior += upper_a[..., None] * (self.teeth * (shape * (0.6 + 0.4 * from_top) * edge)[..., None] - interior)
+        gums_a = np.clip(m.teeth_edge - upper_h - m.t + 0.5, 0.0, 1.0) * corridor  # above the crowns
+        interior += gums_a[..., None] * (self.gums * (0.65 + 0.35 * from_top)[..., None] - interior)
+        return cv2.GaussianBlur(interior.astype(np.float32), (3, 3), 0)

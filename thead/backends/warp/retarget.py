@@ -87,23 +87,21 @@ class Retargeter:
         self.eyes = EyeRig(self.canonical)
         self.jaw = JawRig(self.canonical)
         topo = face_topology()
-        eye_hops = graph_distance(np.concatenate([*topo.right_eye, *topo.left_eye]))
-        lip_hops = graph_distance(np.concatenate(topo.mouth))
-        eye_region = np.zeros(len(points), np.float32)
-        eye_region[: len(eye_hops)] = _region_weights(eye_hops, 3, (0.5, 0.2))
-        eye_region[468:] = 1.0
+        eye_region = np.ones(len(points), np.float32)  # the irises (468..477) move with the eyes
+        eye_region[:MESH_POINTS] = _region_weights(graph_distance(np.concatenate([*topo.right_eye, *topo.left_eye])), 3,
+                                                   (0.5, 0.2))
         lip_region = np.zeros(len(points), np.float32)
-        lip_region[: len(lip_hops)] = _region_weights(lip_hops, 4, (0.5, 0.2))
-        lip_region = np.maximum(lip_region, self.jaw.weight)
-        self._masks = {"eyes": eye_region * self.eyes.expression_mask, "lips": lip_region,
-                       "rest": self.eyes.expression_mask}
+        lip_region[:MESH_POINTS] = _region_weights(graph_distance(np.concatenate(topo.mouth)), 4, (0.5, 0.2))
+        # Lids and the skin rings around them follow the eye-openness channel through the rig instead.
+        self._masks = {"eyes": eye_region * self.eyes.expression_mask, "lips": np.maximum(lip_region, self.jaw.weight),
+                       "all": self.eyes.expression_mask}
         # Flatten the depth towards the face outline for the 2D motion: MediaPipe's outline points
         # lie far behind the cheeks, and turning them rigidly folds the cheek over the outline.
-        oval_hops = np.full(len(points), OUTLINE_FLATTEN_HOPS, np.float32)
-        oval_hops[:MESH_POINTS] = np.minimum(graph_distance(topo.oval), OUTLINE_FLATTEN_HOPS)
-        self.depth_scale = (1.0 - OUTLINE_FLATTEN * (1.0 - oval_hops / OUTLINE_FLATTEN_HOPS)).astype(np.float32)
-        pose = self.pose
-        self._offset = np.asarray(points, np.float32) - self._compose(self.canonical, pose.rotation, pose.translation, pose.scale)
+        hops = np.full(len(points), OUTLINE_FLATTEN_HOPS, np.float32)
+        hops[:MESH_POINTS] = np.minimum(graph_distance(topo.oval), OUTLINE_FLATTEN_HOPS)
+        self.depth_scale = (1.0 - OUTLINE_FLATTEN * (1.0 - hops / OUTLINE_FLATTEN_HOPS)).astype(np.float32)
+        source = self._compose(self.canonical, self.pose.rotation, self.pose.translation, self.pose.scale)
+        self._offset = np.asarray(points, np.float32) - source  # zero but for the flattening
 
     def _compose(self, expression: np.ndarray, rotation: np.ndarray, translation: np.ndarray, scale: float) -> np.ndarray:
         """Image landmarks of a canonical expression, with the outline's depth flattened."""
@@ -111,47 +109,52 @@ class Retargeter:
         flat[:, 2] *= self.depth_scale
         return geometry.compose(flat, rotation, translation, scale)
 
-    def _pose(self, driving, reference, moves: bool) -> tuple[np.ndarray, np.ndarray, float]:
+    def _pose(self, driving: dict, reference: dict | None) -> tuple[np.ndarray, np.ndarray, float]:
+        """Target rotation, head centre and size."""
         src = self.pose
-        if not moves:
-            return src.rotation, src.translation, src.scale
-        if reference is None:
-            return _limit_turn(_rotation(driving), MAX_TURN_DEG + abs(src.yaw)), src.translation, src.scale
+        if reference is None:  # absolute: the driving's rotation, the source's place and size
+            turn = _limit_turn(_rotation(driving) @ src.rotation.T, MAX_TURN_DEG)
+            return turn @ src.rotation, src.translation, src.scale
         turn = _limit_turn(_rotation(driving) @ _rotation(reference).T, MAX_TURN_DEG)
-        ratio = float(driving["scale"]) / max(float(reference["scale"]), 1e-6)
+        size = max(float(reference["scale"]), 1e-6)
         shift = np.zeros(3)
-        shift[:2] = (np.asarray(driving["translation"][:2]) - reference["translation"][:2]) * (src.scale / max(float(reference["scale"]), 1e-6))
+        shift[:2] = (np.asarray(driving["translation"][:2]) - reference["translation"][:2]) * (src.scale / size)
         shift[:2] = _soft_limit(shift[:2], MAX_SHIFT * src.scale)
-        return turn @ src.rotation, src.translation + shift, src.scale * float(np.clip(ratio, *SCALE_RANGE))
+        ratio = float(np.clip(float(driving["scale"]) / size, *SCALE_RANGE))
+        return turn @ src.rotation, src.translation + shift, src.scale * ratio
+
+    def _expression(self, driving: dict, base: dict, region: str) -> np.ndarray:
+        """Source canonical expression plus the driving's change, limited to ``region``."""
+        _, move_eyes, move_mouth, move_rest = MOVES[region]
+        delta = np.asarray(driving["expression"], np.float32) - np.asarray(base["expression"], np.float32)
+        mask = np.zeros(len(delta), np.float32)
+        for name, moves in (("all", move_rest), ("eyes", move_eyes), ("lips", move_mouth)):
+            if moves:
+                mask = np.maximum(mask, self._masks[name])
+        return self.canonical + mask[:, None] * delta
 
     def target(self, driving: dict[str, np.ndarray], reference: dict[str, np.ndarray] | None, region: str) -> Target:
         """Target landmarks of the source for one driving frame (``reference`` None: absolute mode)."""
-        move_pose, move_eyes, move_mouth, move_rest = MOVES[region]
+        move_pose, move_eyes, move_mouth, _ = MOVES[region]
         base = self.motion if reference is None else reference
-        delta = np.asarray(driving["expression"], np.float32) - np.asarray(base["expression"], np.float32)
-        mask = np.zeros(len(delta), np.float32)
-        if move_rest:
-            mask = self._masks["rest"]
-        else:
-            for region_name, moves in (("eyes", move_eyes), ("lips", move_mouth)):
-                if moves:
-                    mask = np.maximum(mask, self._masks[region_name])
-        expression = self.canonical + mask[:, None] * delta
-
-        def change(name: str) -> np.ndarray:
-            return np.asarray(driving[name], np.float64) - np.asarray(base[name], np.float64)
-
+        expression = self._expression(driving, base, region)
         # Eyes open by ratio (a squint shuts small eyes as much as big ones); left, right of the subject.
         ratio = np.ones(2)
         if move_eyes:
-            ratio = np.asarray(driving["eye_open"], np.float64) / np.maximum(np.asarray(base["eye_open"], np.float64), MIN_EYE_OPEN)
+            ratio = np.asarray(driving["eye_open"], np.float64) / np.maximum(np.asarray(base["eye_open"], np.float64),
+                                                                              MIN_EYE_OPEN)
         expression = self.eyes.set_openness(expression, self.eyes.source_openness[::-1] * ratio)
-        closure = 1.0 - np.array([eye.openness(expression) for eye in self.eyes.eyes]) / np.maximum(self.eyes.source_openness, 1e-6)
-        mouth_open = self.jaw.source_openness + (float(change("mouth_open")) if move_mouth else 0.0)
-        expression = self.jaw.set_openness(expression, mouth_open)
-        gaze_shift = change("gaze").astype(np.float32) if move_eyes else np.zeros(2, np.float32)
+        openness = np.array([eye.openness(expression) for eye in self.eyes.eyes])
+        closure = np.clip(1.0 - openness / np.maximum(self.eyes.source_openness, 1e-6), 0.0, 1.0)
+        mouth_change = float(driving["mouth_open"]) - float(base["mouth_open"]) if move_mouth else 0.0
+        expression = self.jaw.set_openness(expression, self.jaw.source_openness + mouth_change)
+        gaze = np.asarray(driving["gaze"], np.float32) - np.asarray(base["gaze"], np.float32)
+        gaze_shift = gaze if move_eyes else np.zeros(2, np.float32)
 
-        rotation, translation, scale = self._pose(driving, reference, move_pose)
+        if move_pose:
+            rotation, translation, scale = self._pose(driving, reference)
+        else:
+            rotation, translation, scale = self.pose.rotation, self.pose.translation, self.pose.scale
         points = self._compose(expression, rotation, translation, scale) + self._offset
         rigid = self._compose(self.canonical, rotation, translation, scale) + self._offset
-        return Target(points, rotation, translation, scale, gaze_shift, np.clip(closure, 0.0, 1.0), rigid)
+        return Target(points, rotation, translation, scale, gaze_shift, closure, rigid)
