@@ -112,8 +112,10 @@ def main() -> None:
         times["motion"], track = best_time(lambda: motion_from_points(points, fps), args.repeats)
         prepare, source = best_time(lambda: backend.prepare_source(image), args.repeats)
         reference = track.frame(0)
-        times["warp"], rendered = best_time(
-            lambda: [backend.render(source, track.frame(i), reference, DriveOptions()) for i in range(count)], args.repeats)
+        def warp() -> list[np.ndarray]:
+            return [backend.render(source, track.frame(i), reference, DriveOptions()) for i in range(count)]
+
+        times["warp"], rendered = best_time(warp, args.repeats)
 
         def encode() -> None:
             with VideoWriter(folder / "encoded.mp4", fps) as writer:
@@ -121,16 +123,17 @@ def main() -> None:
                     writer.write(frame)
 
         times["encode"], _ = best_time(encode, args.repeats)
-        whole, _ = best_time(lambda: drive_video(source_path, driving_path, folder / "whole.mp4", keep_audio=False,
-                                                 max_frames=count, force=True), args.repeats)
+        whole, _ = best_time(lambda: drive_video(source_path, driving_path, folder / "whole.mp4",
+                                                 keep_audio=False, max_frames=count, force=True), args.repeats)
 
-    print(f"\n| stage | ms / frame | fps |\n|---|---:|---:|")
+    print("\n| stage | ms / frame | fps |\n|---|---:|---:|")
     for name, seconds in times.items():
         print(f"| {name} | {1000 * seconds / count:.1f} | {count / seconds:.0f} |")
     print(f"| whole command | {1000 * whole / count:.1f} | {count / whole:.0f} |")
     base = times["decode"] + times["landmarks"] + times["encode"]
     print(f"\nprepare_source (once): {1000 * prepare:.0f} ms")
-    print(f"whole / (decode + landmarks + encode) = {whole / base:.2f} (goal <= 2); end to end {count / whole:.1f} fps (goal >= 30)")
+    print(f"whole / (decode + landmarks + encode) = {whole / base:.2f} (goal <= 2); "
+          f"end to end {count / whole:.1f} fps (goal >= 30)")
 
 
 if __name__ == "__main__":
