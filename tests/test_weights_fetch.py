@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import subprocess
 import sys
@@ -27,6 +28,7 @@ class Notes:
     def __init__(self) -> None:
         self.infos: list[str] = []
         self.warnings: list[str] = []
+        self.bars: list[tuple[str, int | None]] = []
 
     def info(self, message: str) -> None:
         self.infos.append(message)
@@ -35,6 +37,7 @@ class Notes:
         self.warnings.append(message)
 
     def progress(self, items, total, description):
+        self.bars.append((description, total))
         yield from items
 
 
@@ -55,6 +58,20 @@ def manifest_text(files: dict[str, bytes], tofu: tuple[str, ...] = ()) -> str:
     return "\n".join([
         "[tiny]", 'description = "test set"', 'repo = "acme/tiny"', f'revision = "{REVISION}"', 'license = "MIT"',
         "commercial_use = true", 'used_by = ["test"]', "files = [", *rows, "]", ""])
+
+
+def fake_hub(manifest, served: dict[str, bytes], on_call=None):
+    """An ``hf_hub_download`` stand-in that writes ``served`` into the cache layout, as the real one does."""
+    def download(repo_id, filename, revision, cache_dir, tqdm_class=None):
+        if on_call is not None:
+            on_call(tqdm_class)
+        layout = CacheLayout(Path(cache_dir), next(f for f in manifest.get("tiny").files if f.path == filename))
+        tmp = layout.incomplete
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(served[filename])
+        return str(layout.place(tmp, hashlib.sha256(served[filename]).hexdigest()))
+
+    return download
 
 
 @pytest.fixture
@@ -241,15 +258,7 @@ def test_hub_download_is_verified_and_a_bad_file_deleted(env, files, monkeypatch
 
     manifest, _, cache = env
     served = dict(files)
-
-    def fake_download(repo_id, filename, revision, cache_dir):
-        layout = CacheLayout(Path(cache_dir), next(f for f in manifest.get("tiny").files if f.path == filename))
-        tmp = layout.incomplete
-        tmp.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(served[filename])
-        return str(layout.place(tmp, hashlib.sha256(served[filename]).hexdigest()))
-
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_hub(manifest, served))
     reports, _ = fetch(manifest, cache)
     assert [r.status for r in reports] == ["downloaded", "downloaded"]
     CacheLayout(cache, manifest.get("tiny").files[0]).remove()
@@ -257,6 +266,88 @@ def test_hub_download_is_verified_and_a_bad_file_deleted(env, files, monkeypatch
     with pytest.raises(WeightsError, match="downloaded sub/model.bin failed verification"):
         fetch(manifest, cache)
     assert CacheLayout(cache, manifest.get("tiny").files[0]).cached() is None
+
+
+def test_hub_log_lines_are_held_back_but_progress_is_shown(env, files, monkeypatch):
+    """huggingface_hub's retry warnings reach no handler; its byte bars stay on, under thead's own lines."""
+    import huggingface_hub
+    from huggingface_hub.utils import logging as hub_logging
+    from huggingface_hub.utils.tqdm import is_tqdm_disabled
+
+    manifest, _, cache = env
+    http_logger = hub_logging.get_logger("huggingface_hub.utils._http")
+    bars = []
+
+    def retry_then_serve(tqdm_class):
+        http_logger.warning("Retrying in 1s [Retry 1/5].")
+        bars.append((tqdm_class, is_tqdm_disabled(http_logger.getEffectiveLevel())))
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_hub(manifest, files, retry_then_serve))
+    monkeypatch.delenv("THEAD_DEBUG", raising=False)
+    hub_root = logging.getLogger("huggingface_hub")
+    level = hub_root.level
+    records: list[str] = []
+    collect = logging.Handler()
+    collect.emit = lambda record: records.append(record.getMessage())
+    hub_root.addHandler(collect)
+    try:
+        reports, notes = fetch(manifest, cache)
+        assert [r.status for r in reports] == ["downloaded", "downloaded"] and records == []
+        assert bars == [(None, None)] * 2  # huggingface_hub's own bars, on when stderr is a terminal
+        assert not notes.bars  # no live bar of thead's around them
+        assert notes.infos[:2] == ["tiny: downloading sub/model.bin (300.0 kB, file 1 of 2)",
+                                   "tiny: downloaded sub/model.bin (300.0 kB)"]
+        assert notes.infos[2] == "tiny: downloading config.json (size unknown, file 2 of 2)"
+        assert hub_root.level == level
+        for file in manifest.get("tiny").files:
+            CacheLayout(cache, file).remove()
+        monkeypatch.setenv("THEAD_DEBUG", "1")
+        quiet = Notes()
+        Fetcher(cache_dir=cache, notes=quiet, show_downloads=False).fetch([manifest.get("tiny")])
+        assert records == ["Retrying in 1s [Retry 1/5]."] * 2
+        assert not [line for line in quiet.infos if "downloading" in line]
+        hidden = bars[-1][0](total=10, disable=False)  # not a terminal, --quiet, --json: no bars
+        assert hidden.disable
+    finally:
+        hub_root.removeHandler(collect)
+
+
+def test_mirror_install_counts_files_on_one_bar(env):
+    manifest, mirror, cache = env
+    _, notes = fetch(manifest, cache, mirror)
+    assert notes.bars == [("fetching weights", 2)]
+
+
+def test_unreachable_hub_prints_one_error_line(tmp_path):
+    """What a user sees: huggingface_hub logging its retries through its own stderr handler, then thead's line."""
+    data = {"model.bin": b"weights"}
+    (tmp_path / "m.toml").write_text(manifest_text(data))
+    script = textwrap.dedent("""
+        import sys
+        import huggingface_hub
+        from huggingface_hub.errors import LocalEntryNotFoundError
+        from huggingface_hub.utils import logging as hub_logging
+
+        def unreachable(repo_id, filename, revision, cache_dir, tqdm_class=None):
+            for attempt in range(1, 6):
+                hub_logging.get_logger("huggingface_hub.utils._http").warning(f"Retrying in 1s [Retry {attempt}/5].")
+            raise LocalEntryNotFoundError("Name or service not known")
+
+        huggingface_hub.hf_hub_download = unreachable
+        from thead.cli.app import main
+        sys.argv = ["thead", "fetch-weights", "tiny"]
+        main()
+    """)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "THEAD_WEIGHTS_MANIFEST": str(tmp_path / "m.toml"),
+           "THEAD_CACHE": str(tmp_path / "cache")}
+    for variable in ("THEAD_DEBUG", "HF_HUB_OFFLINE", "HF_HUB_VERBOSITY"):
+        env.pop(variable, None)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    assert run.returncode == 4 and run.stdout == ""
+    assert run.stderr.splitlines() == [run.stderr.strip()] and run.stderr.startswith("error: tiny: cannot reach")
+    debug = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           env={**env, "THEAD_DEBUG": "1"}, timeout=60)
+    assert "Retrying in 1s [Retry 5/5]." in debug.stderr
 
 
 def test_dry_run_plans_without_touching_the_cache(env):
@@ -273,7 +364,7 @@ def test_unreachable_hub_fails_fast_for_the_remaining_files(env, monkeypatch):
     manifest, _, cache = env
     calls = []
 
-    def no_network(repo_id, filename, revision, cache_dir):
+    def no_network(repo_id, filename, revision, cache_dir, tqdm_class=None):
         calls.append(filename)
         raise LocalEntryNotFoundError("connection error")
 

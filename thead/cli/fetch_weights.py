@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from thead.cli._options import Json, Quiet
-from thead.cli._output import Reporter
+from thead.cli._output import Reporter, stderr
 from thead.errors import UsageError
 
 EXAMPLES = """
@@ -73,7 +73,8 @@ def fetch_weights(
     if not names and not verify:
         raise UsageError("name the weight sets to fetch, or 'all'", "see them with: thead fetch-weights --list")
     sets = manifest.select(names or ["all"])
-    fetcher = Fetcher(cache_dir=root, notes=reporter, mirror=mirror)
+    fetcher = Fetcher(cache_dir=root, notes=reporter, mirror=mirror,
+                      show_downloads=reporter.chatty and stderr.is_terminal)
     if dry_run:
         reports = fetcher.plan(sets)
         _print_files(reports, root, reporter, dry_run=True)

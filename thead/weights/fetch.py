@@ -7,12 +7,16 @@ safe and nothing half-written is ever visible at the snapshot path.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
+
+from huggingface_hub.utils.tqdm import tqdm as hub_tqdm
 
 from thead.errors import WeightsError
 from thead.weights.cache import CacheLayout, Pin, is_offline, is_stamped, sha256_file, write_stamp
@@ -55,15 +59,22 @@ class Fetcher:
     cache_dir: Path
     notes: Notes
     mirror: Path | None = None
+    show_downloads: bool = True  # announce hub downloads and let huggingface_hub draw its byte bars
     hub_unreachable: bool = False  # set after the first failed connection: later files fail fast
 
     def fetch(self, sets: list[WeightSet], rehash: bool = False) -> list[FileReport]:
-        """Make every file of ``sets`` present and verified; raise after trying them all if any failed."""
+        """Make every file of ``sets`` present and verified; raise after trying them all if any failed.
+
+        From a mirror, one progress bar counts the files. From the hub, each download is announced on a
+        line of its own and huggingface_hub draws its byte bar below it: a live bar around those would
+        turn every refresh of theirs into a new line.
+        """
         jobs = [(s, f) for s in sets for f in s.files]
+        steps = iter(jobs) if self.mirror is None else self.notes.progress(jobs, len(jobs), "fetching weights")
         reports, failures = [], []
-        for weight_set, file in self.notes.progress(jobs, len(jobs), "fetching weights"):
+        for number, (weight_set, file) in enumerate(steps, 1):
             try:
-                reports.append(self._fetch_file(weight_set.name, file, rehash))
+                reports.append(self._fetch_file(weight_set.name, file, rehash, f"file {number} of {len(jobs)}"))
             except WeightsError as err:
                 failures.append((weight_set.name, err))
         _raise_failures(failures)
@@ -122,7 +133,7 @@ class Fetcher:
                 reports.append(FileReport(weight_set.name, file, status, cached, pin.sha256, pin.size))
         return reports
 
-    def _fetch_file(self, set_name: str, file: WeightFile, rehash: bool) -> FileReport:
+    def _fetch_file(self, set_name: str, file: WeightFile, rehash: bool, step: str) -> FileReport:
         layout = CacheLayout(self.cache_dir, file)
         with layout.lock():
             report = self._check_cached(set_name, layout, rehash)
@@ -130,7 +141,7 @@ class Fetcher:
                 return report
             if self.mirror is not None:
                 return self._copy_from_mirror(set_name, layout)
-            return self._download(set_name, layout)
+            return self._download(set_name, layout, step)
 
     def _check_cached(self, set_name: str, layout: CacheLayout, rehash: bool) -> FileReport | None:
         """Report on a cached file: good, or ``deleted`` because it failed verification; None if absent."""
@@ -187,7 +198,7 @@ class Fetcher:
         self.notes.info(f"{set_name}: installed {file.path} from the mirror ({human_size(size)})")
         return FileReport(set_name, file, "copied", local, sha, size)
 
-    def _download(self, set_name: str, layout: CacheLayout) -> FileReport:
+    def _download(self, set_name: str, layout: CacheLayout, step: str) -> FileReport:
         file = layout.file
         hint = (f"copy the files to a mirror laid out as {MIRROR_LAYOUT} and run: "
                 f"thead fetch-weights --from DIR {set_name}")
@@ -197,9 +208,13 @@ class Fetcher:
         from huggingface_hub import hf_hub_download
         from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
+        if self.show_downloads:
+            self.notes.info(f"{set_name}: downloading {file.path} ({human_size(layout.expected().size)}, {step})")
         try:
-            local = Path(hf_hub_download(file.repo_id, file.path, revision=file.revision,
-                                         cache_dir=str(self.cache_dir)))
+            with hub_logs_held_back():
+                local = Path(hf_hub_download(file.repo_id, file.path, revision=file.revision,
+                                             cache_dir=str(self.cache_dir),
+                                             tqdm_class=None if self.show_downloads else HiddenHubBar))
         except LocalEntryNotFoundError as exc:
             self.hub_unreachable = True
             raise WeightsError(f"{set_name}: cannot reach the hub for {file.repo_id}/{file.path} and it is not cached",
@@ -232,6 +247,33 @@ class Fetcher:
         cached = layout.cached()
         if cached is not None:
             write_stamp(self.cache_dir, cached, sha)
+
+
+class HiddenHubBar(hub_tqdm):
+    """huggingface_hub's byte progress bar, never drawn (``--quiet``, ``--json``, stderr not a terminal)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs["disable"] = True
+        super().__init__(*args, **kwargs)
+
+
+@contextmanager
+def hub_logs_held_back() -> Iterator[None]:
+    """Keep huggingface_hub's log lines (retries, HTTP warnings) off stderr unless ``THEAD_DEBUG`` is set.
+
+    thead reports every outcome itself: a line per file, or one ``error:`` line. The library's level is
+    raised rather than unset, because huggingface_hub hides its download progress bars at ``NOTSET``.
+    """
+    if os.environ.get("THEAD_DEBUG"):
+        yield
+        return
+    hub_logger = logging.getLogger("huggingface_hub")
+    level = hub_logger.level
+    hub_logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        hub_logger.setLevel(level)
 
 
 def copy_resumable(source: Path, partial: Path) -> int:
