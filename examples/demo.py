@@ -26,11 +26,12 @@ SECONDS = 6.0
 
 
 def talking_mouth(frames: int, fps: float, rest: float) -> np.ndarray:
-    """Syllable-like mouth openness: ~4 Hz pulses in phrases, closed between phrases."""
+    """Syllable-like mouth openness: smooth ~3 Hz openings (8 frames each) in phrases with pauses."""
     t = np.arange(frames) / fps
-    syllables = np.clip(np.sin(2 * np.pi * 3.7 * t), 0, None) ** 1.5
-    phrases = (np.sin(2 * np.pi * 0.35 * t - 0.6) > -0.2).astype(np.float32)
-    return rest + 0.45 * syllables * phrases
+    syllables = 0.5 - 0.5 * np.cos(2 * np.pi * 3.1 * t)
+    phrase = np.clip(1.5 * np.sin(2 * np.pi * 0.3 * t - 0.5) + 0.5, 0.0, 1.0)
+    phrase = phrase * phrase * (3 - 2 * phrase)  # smoothstep: phrases fade in and out
+    return rest + 0.4 * syllables * phrase
 
 
 def main(folder: str = "demo") -> None:

@@ -16,18 +16,24 @@ SPACE = "landmarks"
 
 
 def face_motion(points: np.ndarray) -> dict[str, np.ndarray]:
-    """One motion frame (space ``landmarks``) from 478 landmarks in pixels."""
+    """One motion frame (space ``landmarks``) from 478 landmarks in pixels.
+
+    Eyes, mouth and gaze are measured on the pose-free expression, the same way
+    :mod:`thead.motion.edits` measures them, so measured and edited tracks agree and a turned
+    head does not read as a squint.
+    """
     pose = geometry.estimate_head_pose(points)
+    expression = geometry.canonicalize(points, pose)
     return {
         "yaw": np.float32(pose.yaw),
         "pitch": np.float32(pose.pitch),
         "roll": np.float32(pose.roll),
         "translation": pose.translation.astype(np.float32),
         "scale": np.float32(pose.scale),
-        "eye_open": np.array(geometry.eye_openness(points), np.float32),
-        "gaze": np.array(geometry.gaze(points), np.float32),
-        "mouth_open": np.float32(geometry.mouth_openness(points)),
-        "expression": geometry.canonicalize(points, pose),
+        "eye_open": np.array(geometry.eye_openness(expression), np.float32),
+        "gaze": np.array(geometry.gaze(expression), np.float32),
+        "mouth_open": np.float32(geometry.mouth_openness(expression)),
+        "expression": expression,
         "valid": np.float32(1.0),
     }
 
