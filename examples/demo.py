@@ -31,7 +31,7 @@ def talking_mouth(frames: int, fps: float, rest: float) -> np.ndarray:
     syllables = 0.5 - 0.5 * np.cos(2 * np.pi * 3.1 * t)
     phrase = np.clip(1.5 * np.sin(2 * np.pi * 0.3 * t - 0.5) + 0.5, 0.0, 1.0)
     phrase = phrase * phrase * (3 - 2 * phrase)  # smoothstep: phrases fade in and out
-    return rest + 0.4 * syllables * phrase
+    return rest + 0.25 * syllables * phrase
 
 
 def main(folder: str = "demo") -> None:
