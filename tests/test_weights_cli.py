@@ -47,6 +47,22 @@ def test_list_shows_every_real_set_with_licence_flags(capsys, monkeypatch, tmp_p
     assert rows["piper-voice"]["trust_on_first_use"] == ["en/en_US/lessac/medium/en_US-lessac-medium.onnx.json"]
 
 
+def test_piped_list_is_a_plain_table_fitted_to_its_content(capsys, monkeypatch, tmp_path):
+    monkeypatch.delenv("THEAD_WEIGHTS_MANIFEST", raising=False)
+    code, out, _ = run_cli(capsys, monkeypatch, "fetch-weights", "--list", "--cache-dir", tmp_path)
+    sets = load_manifest().sets.values()
+    title, header, *rows = out.splitlines()
+    assert code == 0 and title == f"weight sets (cache: {tmp_path})" and len(rows) == len(sets)
+    assert all(line == line.rstrip() and "[" not in line for line in [header, *rows])
+    licence, commercial, cached = (header.index(c) for c in ("license", "commercial use", "cached"))
+    assert commercial - licence == max(len(s.license) for s in sets) + 2  # as wide as the widest licence
+    size_end = header.index("size") + len("size")
+    for row, weight_set in zip(rows, sets):
+        assert row.startswith(weight_set.name + " ") and row[licence:].startswith(weight_set.license)
+        assert row[:size_end].endswith((" MB", " kB", " GB", "unknown"))  # sizes right-aligned
+        assert row[commercial:cached].rstrip() in ("yes", "no (non-commercial)")
+
+
 def test_dry_run_then_install_then_cached(capsys, monkeypatch, mirror_env):
     mirror, cache = mirror_env
     code, out, _ = run_cli(capsys, monkeypatch, "fetch-weights", "--dry-run", "--json", "--from", mirror, "tiny")

@@ -88,6 +88,9 @@ def fetch_weights(
         _print_files(reports, root, reporter, dry_run=False)
 
 
+LIST_COLUMNS = ("name", "size", "license", "commercial use", "cached", "used by")
+
+
 def _print_list(sets: list, root: Path, reporter: Reporter) -> None:
     from thead.weights.cache import CacheLayout, is_stamped
     from thead.weights.fetch import human_size
@@ -123,17 +126,32 @@ def _print_list(sets: list, root: Path, reporter: Reporter) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"weight sets (cache: {root})", title_justify="left", box=None, pad_edge=False)
-    for column in ("name", "size", "license", "commercial use", "cached", "used by"):
-        table.add_column(column, justify="right" if column == "size" else "left", no_wrap=column == "name")
-    for row in rows:
-        commercial = "yes" if row["commercial_use"] else "[bold red]no (non-commercial)[/]"
-        table.add_row(row["name"], human_size(row["size"]), row["license"], commercial, row["cached"],
-                      ", ".join(row["used_by"]))
+    title = f"weight sets (cache: {root})"
+    cells = [[row["name"], human_size(row["size"]), row["license"],
+              "yes" if row["commercial_use"] else "no (non-commercial)", row["cached"], ", ".join(row["used_by"])]
+             for row in rows]
     console = Console(file=sys.stdout, highlight=False)
-    if not console.is_terminal:  # piped: one row per line, whatever the width
-        console = Console(file=sys.stdout, highlight=False, width=400)
+    if not console.is_terminal:  # piped: plain columns, one set per line, no colour or padding
+        sys.stdout.write(title + "\n" + plain_table(LIST_COLUMNS, cells, right=("size",)) + "\n")
+        return
+    from rich.markup import escape
+
+    table = Table(title=escape(title), title_justify="left", box=None, pad_edge=False)
+    for column in LIST_COLUMNS:
+        table.add_column(column, justify="right" if column == "size" else "left", no_wrap=column == "name")
+    for row in cells:
+        commercial = "yes" if row[3] == "yes" else f"[bold red]{row[3]}[/]"
+        table.add_row(*map(escape, row[:3]), commercial, *map(escape, row[4:]))
     console.print(table)
+
+
+def plain_table(columns: tuple[str, ...], rows: list[list[str]], right: tuple[str, ...] = ()) -> str:
+    """Columns two spaces apart, each as wide as its widest cell, no trailing spaces."""
+    lines = [list(columns), *rows]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(columns))]
+    return "\n".join("  ".join(cell.rjust(width) if column in right else cell.ljust(width)
+                               for column, cell, width in zip(columns, line, widths)).rstrip()
+                     for line in lines)
 
 
 def _print_files(reports: list, root: Path, reporter: Reporter, dry_run: bool) -> None:
