@@ -4,7 +4,7 @@ Per frame: motion extraction of the driving crop (M), keypoint transform + stitc
 and SPADE decoding (G); the source's features and keypoints are cached, as when driving a video.
 "reference" runs the networks as loaded (the official computation); "optimized" runs them after
 ``optimize_for_inference()`` (folded BatchNorms, precomputed spectral norms, fused SPADE blocks,
-sub-pixel convolutions); "+ winograd" adds the opt-in NNPACK Winograd 3x3 convolutions. Modes are interleaved and each stage keeps its fastest of ``--repeats``
+sub-pixel convolutions); "+ winograd" adds NNPACK's Winograd 3x3 convolutions (the backend's CPU default). Modes are interleaved and each stage keeps its fastest of ``--repeats``
 runs, which damps the noise of a shared machine.
 
     python benchmarks/liveportrait.py [--repeats 3] [--threads N]

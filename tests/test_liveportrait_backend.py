@@ -176,3 +176,21 @@ def test_apply_edit_maps_pose_smile_gaze_eyes_and_mouth(tiny_networks, astronaut
     assert np.abs(closed.astype(int) - plain.astype(int)).max() > 0
     with pytest.raises(UsageError, match="frown"):
         backend.apply_edit(base, FrameEdit(expressions=(("frown", 1.0),)))
+
+
+@pytest.mark.media
+def test_real_portrait_and_driving_clip(tiny_networks, shared) -> None:
+    from thead.io.image import read_image
+    from thead.io.video import read_frames
+
+    backend = _backend(tiny_networks)
+    portrait = read_image(shared / "media" / "portraits" / "lp_s6.jpg")
+    source = backend.prepare_source(portrait)
+    local = source.crop.points(analyze_image(portrait).points)
+    assert np.all((local > 0) & (local < source.crop.size))  # the whole face lies inside the crop
+    frames = read_frames(shared / "media" / "driving" / "lp_d0.mp4", max_frames=12)
+    track = backend.extract_motion(frames, fps=25.0)
+    assert len(track) == 12 and track["valid"].min() == 1.0
+    assert np.all(np.abs(np.diff(track["lp_yaw"])) < 5)  # smoothed, no jumps between frames
+    frame = backend.render(source, track.frame(6), track.frame(0), DriveOptions())
+    assert frame.shape == portrait.shape

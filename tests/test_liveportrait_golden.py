@@ -3,7 +3,7 @@
 Golden folders: ``<shared>/golden/liveportrait`` plus every folder in ``THEAD_LIVEPORTRAIT_GOLDENS``
 (os.pathsep-separated, same layout). Each step runs on the networks as loaded ("reference"), after
 :meth:`LivePortraitNetworks.optimize_for_inference` ("optimized", README tolerances) and with its
-opt-in Winograd convolutions ("winograd", warp/decoder tolerances x5).
+Winograd convolutions the backend uses on CPU ("winograd", warp/decoder tolerances x5).
 """
 
 from __future__ import annotations
@@ -75,13 +75,13 @@ def golden_dir(request: pytest.FixtureRequest) -> Path:
     return path
 
 
-# network variant -> multiplier of the warp/decoder tolerances (opt-in Winograd rounds ~1e-5 per conv)
+# network variant -> multiplier of the warp/decoder tolerances (Winograd rounds ~1e-5 per conv)
 VARIANT_SLACK = {"reference": 1.0, "optimized": 1.0, "winograd": 5.0}
 
 
 @pytest.fixture(scope="module", params=list(VARIANT_SLACK))
 def pipeline(request: pytest.FixtureRequest, golden_dir: Path) -> LivePortraitPipeline:
-    """The networks as loaded, after ``optimize_for_inference()``, and with its opt-in Winograd convs."""
+    """The networks as loaded, after ``optimize_for_inference()``, and with its Winograd convs."""
     torch.set_num_threads(2)
     files = {name: golden_dir / f"small_{name}.safetensors" for name in NETWORK_NAMES}
     networks = LivePortraitNetworks.from_files(files, load_models_yaml(golden_dir / "small_models.yaml"))

@@ -81,14 +81,15 @@ def test_models_yaml_rejects_unknown_keys(tmp_path: Path) -> None:
 TINY_MLPS = StitchingConfig(MLPConfig(126, (8,), 65), MLPConfig(65, (8,), 63), MLPConfig(66, (8, 4), 63))
 
 
-def test_stitching_checkpoint_loads_from_official_nested_layout_and_flat_layout() -> None:
+def test_stitching_checkpoint_loads_from_official_nested_flat_and_converted_layouts() -> None:
     source = StitchingRetargetingModule(TINY_MLPS)
     nested = {
         group: {f"module.{key}": value for key, value in getattr(source, name).state_dict().items()}
         for name, group in CHECKPOINT_GROUPS.items()
     }
     flat = {f"{group}.{key}": value for group, inner in nested.items() for key, value in inner.items()}
-    for state in (nested, flat):
+    converted = {f"{group}_{key}": value for group, inner in nested.items() for key, value in inner.items()}
+    for state in (nested, flat, converted):
         networks = LivePortraitNetworks.build(LivePortraitConfig(stitching_retargeting_module=TINY_MLPS))
         networks.load_network("stitching_retargeting_module", state, "test.pth")
         x = torch.randn(2, 66)

@@ -245,7 +245,8 @@ class NearestUpsampledConv(nn.Module):
             for phase in range(scale):
                 for k in range(3):
                     taps[phase, (phase + k - 2) // scale + 1, k] = 1
-            kernels = torch.einsum("ajk,blm,oi...km->oabi...jl", taps, taps, self.weight)
+            with torch.autocast(self.weight.device.type, enabled=False):  # keep the summed taps in full precision
+                kernels = torch.einsum("ajk,blm,oi...km->oabi...jl", taps, taps, self.weight)
             kernels = kernels.reshape(self.weight.shape[0] * scale * scale, *kernels.shape[3:])
             bias = self.bias.repeat_interleave(scale * scale) if self.bias is not None else None
             self._phases[scale] = (kernels.contiguous(), bias)

@@ -3,7 +3,8 @@
 The official ``stitching_retargeting_module.pth`` is a dict of three state dicts,
 ``retarget_shoulder`` (stitching), ``retarget_mouth`` (lip) and ``retarget_eye`` (eye), whose keys
 carry the DDP prefix ``module.``. Flat files join group and key with a dot
-(``retarget_eye.module.mlp.4.weight``). Both layouts load through :func:`split_stitching_state`.
+(``retarget_eye.module.mlp.4.weight``), or with an underscore as in the Kijai/LivePortrait_safetensors
+conversion (``retarget_eye_module.mlp.4.weight``). All load through :func:`split_stitching_state`.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ def split_stitching_state(state: Mapping[str, object], source: str) -> dict[str,
     out: dict[str, torch.Tensor] = {}
     for key, tensor in flatten_groups(state).items():
         group, _, inner = key.partition(".")
+        group = group.removesuffix("_module")  # the safetensors conversion writes retarget_eye_module.mlp...
         if group not in groups:
             raise WeightsError(
                 f"{source} has an unexpected group '{group}' (expected {sorted(groups)})",
