@@ -170,6 +170,7 @@ class VideoWriter:
         self._target: Path | None = None
         self._process: subprocess.Popen | None = None
         self._log = None
+        self._video_only: Path | None = None
 
     def __enter__(self) -> VideoWriter:
         self._stack = contextlib.ExitStack()
@@ -218,31 +219,51 @@ class VideoWriter:
                     process.stdin.close()
                 if process.wait() != 0:
                     raise self._encoder_error()
+                if self.audio_from is not None:
+                    self._mux_audio()
         except BaseException as error:  # let atomic_path remove the partial file
             stack.__exit__(type(error), error, error.__traceback__)
             raise
         stack.__exit__(exc_type, exc, traceback)
 
     def _start_encoder(self, width: int, height: int) -> subprocess.Popen:
+        """Encode the piped frames; with audio, to a video-only file that :meth:`_mux_audio` completes."""
         rate = f"{self.fps.numerator}/{self.fps.denominator}"
         command = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y",
-                   "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", rate, "-i", "pipe:0"]
-        if self.audio_from is not None:
-            if self.audio_offset > 0:
-                command += ["-ss", f"{self.audio_offset:.6f}"]
-            command += ["-i", str(self.audio_from)]
-        command += ["-map", "0:v:0", "-vf", "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p",
-                    "-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf),
-                    "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv"]
-        if self.audio_from is not None:
-            delay = f"adelay={-self.audio_offset * 1000:.3f}:all=1," if self.audio_offset < 0 else ""
-            command += ["-map", "1:a:0", "-af", f"{delay}apad", "-shortest", "-c:a", "aac", "-b:a", "128k"]
-        for key, value in self.metadata.items():
-            command += ["-metadata", f"{key}={value}"]
-        command += ["-movflags", "+faststart+use_metadata_tags", str(self._target)]
+                   "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", rate, "-i", "pipe:0",
+                   "-map", "0:v:0", "-vf", "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p",
+                   "-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf),
+                   "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv"]
+        if self.audio_from is None:
+            command += self._tags() + [str(self._target)]
+        else:
+            fd, name = tempfile.mkstemp(prefix=".video.", suffix=".mp4", dir=self._target.parent)
+            os.close(fd)
+            self._video_only = Path(name)
+            self._stack.callback(self._video_only.unlink, missing_ok=True)
+            command += ["-f", "mp4", str(self._video_only)]
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log)
         _widen_pipe(process.stdin)
         return process
+
+    def _mux_audio(self) -> None:
+        """Add the AAC audio, offset, padded with silence and cut to exactly the video's duration."""
+        duration = self.frames_written / float(self.fps)
+        command = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(self._video_only)]
+        if self.audio_offset > 0:
+            command += ["-ss", f"{self.audio_offset:.6f}"]
+        delay = f"adelay={-self.audio_offset * 1000:.3f}:all=1," if self.audio_offset < 0 else ""
+        command += ["-i", str(self.audio_from), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
+                    "-af", f"{delay}apad", "-c:a", "aac", "-b:a", "128k", "-t", f"{duration:.6f}"]
+        command += self._tags() + [str(self._target)]
+        if subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._log).returncode != 0:
+            raise self._encoder_error()
+
+    def _tags(self) -> list[str]:
+        tags = []
+        for key, value in self.metadata.items():
+            tags += ["-metadata", f"{key}={value}"]
+        return tags + ["-movflags", "+faststart+use_metadata_tags"]
 
     def _encoder_error(self) -> OutputError:
         self._log.seek(0)
