@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from thead.backends.base import Backend, DriveOptions
+from thead.backends.base import Backend, DriveOptions, FrameEdit
 from thead.backends.warp.eyes import EyeTextures
 from thead.backends.warp.mesh import MESH_POINTS, Anchors, build_anchors, face_topology
 from thead.backends.warp.mouth import MouthPainter
@@ -15,6 +15,7 @@ from thead.backends.warp.paste import CropBox, PasteMask, face_crop
 from thead.backends.warp.retarget import Retargeter, Target
 from thead.backends.warp.warp import MeshWarp
 from thead.face import analyze_image
+from thead.motion import edits
 from thead.motion.track import MotionTrack
 
 
@@ -89,6 +90,10 @@ class WarpBackend(Backend):
     def source_motion(self, source: WarpSource) -> dict[str, np.ndarray]:
         """The source's own motion frame (space ``landmarks``)."""
         return {name: np.copy(value) for name, value in source.retargeter.motion.items()}
+
+    def apply_edit(self, frame: dict[str, np.ndarray], edit: FrameEdit) -> dict[str, np.ndarray]:
+        """Pose, eyes, mouth, gaze and smile edits on a ``landmarks`` frame (see :mod:`thead.motion.edits`)."""
+        return edits.apply_edit(frame, edit)
 
     def render(self, source: WarpSource, driving: dict[str, np.ndarray], reference: dict[str, np.ndarray] | None,
                options: DriveOptions) -> np.ndarray:
