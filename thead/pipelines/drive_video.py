@@ -21,7 +21,7 @@ from thead.device import resolve_device
 from thead.errors import BadInputError, UsageError
 from thead.io.atomic import atomic_path, check_output_path
 from thead.motion.track import MotionTrack, is_motion_path
-from thead.pipelines.provenance import provenance
+from thead.pipelines.provenance import provenance, weight_revisions
 from thead.pipelines.media import IMAGE_SUFFIXES, media_kind, naming, open_source
 
 
@@ -38,6 +38,7 @@ class DriveResult:
     motion: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    weights: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,7 +77,8 @@ def drive_video(
     driving_kind = media_kind(driving)
     engine = create_backend(backend, resolve_device(device))
     options = DriveOptions(relative=relative, region=region, paste_back=paste_back, face_index=face_index)
-    result = DriveResult(str(out), 0, 0.0, backend, str(engine.device), audio=False)
+    result = DriveResult(str(out), 0, 0.0, backend, str(engine.device), audio=False,
+                         weights=weight_revisions(engine.weights))
     timer = functools.partial(_timed, result.timings)
 
     with timer("motion"), naming(driving):
@@ -104,10 +106,11 @@ def drive_video(
         if still:
             from thead.io.image import write_image
 
-            write_image(out, next(iter(frames)), metadata=provenance("drive-video", backend))
+            write_image(out, next(iter(frames)), metadata=provenance("drive-video", backend, weights=result.weights))
             result.frames = 1
         else:
-            result.frames = _encode(out, reporter.progress(frames, frame_total, "rendering"), track.fps, audio_from, backend)
+            result.frames = _encode(out, reporter.progress(frames, frame_total, "rendering"), track.fps, audio_from,
+                                    provenance("drive-video", backend, weights=result.weights))
     # the lazy render/encode loop interleaves: report encode and render as measured inside _render
     result.timings["write"] -= result.timings.get("render", 0.0)
     return result
@@ -148,10 +151,10 @@ def _render(engine: Backend, src, prepared, track: MotionTrack, reference, optio
             yield engine.render(state, track.frame(index), reference, options)
 
 
-def _encode(out: Path, frames, fps: float, audio_from: Path | None, backend: str) -> int:
+def _encode(out: Path, frames, fps: float, audio_from: Path | None, metadata: dict[str, str]) -> int:
     from thead.io.video import VideoWriter
 
-    with VideoWriter(out, fps, audio_from=audio_from, metadata=provenance("drive-video", backend)) as writer:
+    with VideoWriter(out, fps, audio_from=audio_from, metadata=metadata) as writer:
         for frame in frames:
             writer.write(frame)
         return writer.frames_written

@@ -25,7 +25,7 @@ from thead.errors import BadInputError, UsageError
 from thead.io.atomic import atomic_path, check_output_path
 from thead.motion.procedural import blink_closure
 from thead.motion.track import MotionTrack, is_motion_path
-from thead.pipelines.provenance import provenance
+from thead.pipelines.provenance import provenance, weight_revisions
 from thead.pipelines.media import IMAGE_SUFFIXES, media_kind, naming, open_source
 
 RAMP_SECONDS = 0.2
@@ -121,6 +121,7 @@ class EditResult:
     backend: str
     device: str
     warnings: list[str] = field(default_factory=list)
+    weights: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -147,7 +148,7 @@ def edit(
     kind = media_kind(input)
     out_kind = "motion" if is_motion_path(out) else "image" if out.suffix.lower() in IMAGE_SUFFIXES else "video"
     engine = create_backend(backend, resolve_device(device))
-    result = EditResult(str(out), 0, None, backend, str(engine.device))
+    result = EditResult(str(out), 0, None, backend, str(engine.device), weights=weight_revisions(engine.weights))
     if kind == "motion" or out_kind == "motion":
         if kind != "motion" or out_kind != "motion":
             raise UsageError("a motion track edits into a motion track", "give both INPUT and -o as .motion.safetensors")
@@ -170,7 +171,7 @@ def edit(
         frame = engine.render(prepared, edit_frame(engine, base, schedule.steps(0.0)), base, options)
         from thead.io.image import write_image
 
-        write_image(out, frame, metadata=provenance("edit", backend))
+        write_image(out, frame, metadata=provenance("edit", backend, weights=result.weights))
         result.frames = 1
         return result
 
@@ -192,7 +193,7 @@ def edit(
     from thead.io.video import VideoWriter
 
     with naming(input), VideoWriter(out, fps, audio_from=audio_from if audio_from and has_audio(audio_from) else None,
-                                    metadata=provenance("edit", backend)) as writer:
+                                    metadata=provenance("edit", backend, weights=result.weights)) as writer:
         for frame in reporter.progress(frames, total, "rendering edit"):
             writer.write(frame)
         result.frames = writer.frames_written

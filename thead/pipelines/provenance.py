@@ -22,3 +22,13 @@ def provenance(command: str, backend: str, seed: int | None = None, weights: dic
     if weights:
         tags["thead_weights"] = ",".join(f"{name}={digest}" for name, digest in sorted(weights.items()))
     return {key: value for key, value in tags.items() if value}
+
+
+def weight_revisions(names: tuple[str, ...]) -> dict[str, str]:
+    """``{set name: "repo@commit"}`` for the weight sets a backend loads, from weights.toml."""
+    if not names:
+        return {}
+    from thead.weights import load_manifest
+
+    manifest = load_manifest()
+    return {name: f"{manifest.get(name).repo_id}@{manifest.get(name).revision}" for name in names}
