@@ -194,3 +194,23 @@ def test_real_portrait_and_driving_clip(tiny_networks, shared) -> None:
     assert np.all(np.abs(np.diff(track["lp_yaw"])) < 5)  # smoothed, no jumps between frames
     frame = backend.render(source, track.frame(6), track.frame(0), DriveOptions())
     assert frame.shape == portrait.shape
+
+
+@pytest.mark.media
+def test_drive_video_and_edit_pipelines_run_with_the_backend(tiny_networks, shared, tmp_path, monkeypatch) -> None:
+    import thead.backends.liveportrait.backend as backend_module
+    from thead.backends.base import FrameEdit
+    from thead.io.video import open_video
+    from thead.pipelines.drive_video import drive_video
+    from thead.pipelines.edit import EditSchedule, edit
+    from thead.motion.track import MotionTrack
+
+    monkeypatch.setattr(backend_module, "load_official_networks", lambda: tiny_networks)
+    portrait = shared / "media" / "portraits" / "lp_s6.jpg"
+    result = drive_video(portrait, shared / "media" / "driving" / "lp_d0.mp4", tmp_path / "out.mp4",
+                         backend="liveportrait", device="cpu", max_frames=4, motion_out=tmp_path / "m.motion.safetensors")
+    assert result.frames == 4 and open_video(tmp_path / "out.mp4").frame_count == 4
+    assert MotionTrack.load(tmp_path / "m.motion.safetensors").space == "liveportrait"
+    schedule = EditSchedule(edit=FrameEdit(yaw=15, eyes=0.1, smile=0.5))
+    edited = edit(portrait, tmp_path / "edited.png", schedule, backend="liveportrait", device="cpu")
+    assert edited.frames == 1 and (tmp_path / "edited.png").stat().st_size > 0

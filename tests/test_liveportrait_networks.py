@@ -81,6 +81,13 @@ def test_models_yaml_rejects_unknown_keys(tmp_path: Path) -> None:
 TINY_MLPS = StitchingConfig(MLPConfig(126, (8,), 65), MLPConfig(65, (8,), 63), MLPConfig(66, (8, 4), 63))
 
 
+def _networks_with_tiny_mlps() -> LivePortraitNetworks:
+    """Official-size base networks on the meta device (no memory) with real, tiny MLPs."""
+    networks = LivePortraitNetworks.build(LivePortraitConfig(stitching_retargeting_module=TINY_MLPS), device="meta")
+    networks.stitching_retargeting_module = StitchingRetargetingModule(TINY_MLPS)
+    return networks
+
+
 def test_stitching_checkpoint_loads_from_official_nested_flat_and_converted_layouts() -> None:
     source = StitchingRetargetingModule(TINY_MLPS)
     nested = {
@@ -90,14 +97,14 @@ def test_stitching_checkpoint_loads_from_official_nested_flat_and_converted_layo
     flat = {f"{group}.{key}": value for group, inner in nested.items() for key, value in inner.items()}
     converted = {f"{group}_{key}": value for group, inner in nested.items() for key, value in inner.items()}
     for state in (nested, flat, converted):
-        networks = LivePortraitNetworks.build(LivePortraitConfig(stitching_retargeting_module=TINY_MLPS))
+        networks = _networks_with_tiny_mlps()
         networks.load_network("stitching_retargeting_module", state, "test.pth")
         x = torch.randn(2, 66)
         assert torch.equal(networks.stitching_retargeting_module.eye(x), source.eye(x))
 
 
 def test_wrong_checkpoint_raises_weights_error_naming_the_file() -> None:
-    networks = LivePortraitNetworks.build(LivePortraitConfig(stitching_retargeting_module=TINY_MLPS))
+    networks = _networks_with_tiny_mlps()
     with pytest.raises(WeightsError, match="spade_generator.pth"):
         networks.load_network("spade_generator", {"fc.weight": torch.zeros(1)}, "spade_generator.pth")
     with pytest.raises(WeightsError, match="unexpected group"):

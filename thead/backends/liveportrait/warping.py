@@ -28,7 +28,11 @@ def coordinate_grid(depth: int, height: int, width: int, like: torch.Tensor) -> 
 
 
 def grid_sample_3d(volume: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
-    """Trilinear ``grid_sample`` (zero padding, align_corners=False); on CPU for MPS, which lacks the 3D kernel."""
+    """Trilinear ``grid_sample`` in float32 (zero padding, align_corners=False).
+
+    Runs on the CPU for MPS, which lacks the 3D kernel; float32 also under CUDA half precision.
+    """
+    volume, grid = volume.float(), grid.float()
     if volume.device.type == "mps":
         return F.grid_sample(volume.cpu(), grid.cpu(), align_corners=False).to(volume.device)
     return F.grid_sample(volume, grid, align_corners=False)
@@ -76,7 +80,7 @@ class DenseMotionNetwork(nn.Module):
         b, _, d, h, w = feature.shape
         entries = self.num_kp + 1
         compressed = F.relu(self.norm(self.compress(feature)))
-        grid = coordinate_grid(d, h, w, like=compressed)
+        grid = coordinate_grid(d, h, w, like=kp_source)  # float32 keypoint space, also under half precision
         motions = self.sparse_motions(grid, kp_driving, kp_source)
         # One grid_sample for all entries: their grids are stacked along the output depth axis.
         deformed = grid_sample_3d(compressed, motions.reshape(b, entries * d, h, w, 3))
