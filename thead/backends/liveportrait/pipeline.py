@@ -21,12 +21,14 @@ DRIVING_OPTIONS = ("expression-friendly", "pose-friendly")
 
 @dataclass(frozen=True)
 class AnimationOptions:
-    """How driving keypoints are put onto the source (LivePortrait's ``inference.py`` defaults)."""
+    """How driving keypoints are put onto the source (LivePortrait's ``inference.py`` defaults).
+
+    Lip normalisation belongs to the source: see :meth:`LivePortraitPipeline.prepare_source`.
+    """
 
     relative: bool = True
     region: str = "all"
     stitching: bool = True
-    normalize_lip: bool = False
     driving_option: str = "expression-friendly"
     driving_multiplier: float = 1.0
 
