@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import inspect
+from typing import Any
 
 import torch
 
@@ -25,9 +27,39 @@ def get_backend_class(name: str) -> type[Backend]:
     return getattr(importlib.import_module(module_name), class_name)
 
 
-def create_backend(name: str, device: torch.device) -> Backend:
-    """Instantiate backend ``name`` on ``device``."""
-    return get_backend_class(name)(device)
+def backend_options(name: str) -> dict[str, Any]:
+    """The keyword options backend ``name`` accepts (``--option KEY=VALUE``), with their defaults."""
+    parameters = inspect.signature(get_backend_class(name).__init__).parameters.values()
+    return {p.name: p.default for p in parameters if p.kind is p.KEYWORD_ONLY and p.default is not None}
 
 
-__all__ = ["BACKENDS", "DEFAULT_BACKEND", "Backend", "DriveOptions", "create_backend", "get_backend_class"]
+def parse_options(name: str, items: list[str]) -> dict[str, Any]:
+    """``["stitching=false", "driving_option=pose-friendly"]`` -> typed keyword options for backend ``name``."""
+    accepted = backend_options(name)
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in accepted:
+            choices = ", ".join(f"{k}={v}" for k, v in accepted.items()) or "none"
+            raise UsageError(f"backend '{name}' has no option '{item}'", f"options (with defaults): {choices}")
+        default = accepted[key]
+        if isinstance(default, bool):
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise UsageError(f"option {key} takes true or false, got '{text}'", f"e.g. --option {key}=true")
+            options[key] = text.lower() in ("true", "1", "yes")
+        else:
+            try:
+                options[key] = type(default)(text)
+            except ValueError as exc:
+                raise UsageError(f"option {key} takes a {type(default).__name__}, got '{text}'", f"e.g. --option {key}={default}") from exc
+    return options
+
+
+def create_backend(name: str, device: torch.device, **options: Any) -> Backend:
+    """Instantiate backend ``name`` on ``device`` with its keyword ``options``."""
+    return get_backend_class(name)(device, **options)
+
+
+__all__ = ["BACKENDS", "DEFAULT_BACKEND", "Backend", "DriveOptions", "backend_options", "create_backend",
+           "get_backend_class", "parse_options"]

@@ -16,6 +16,8 @@ def drive_video(
     output: Annotated[Path, typer.Option("--output", "-o", help="Output .mp4 (or .png for a still).")],
     backend: Annotated[str, typer.Option("--backend", help="Renderer: warp (embedded) or liveportrait.")] = "warp",
     device: Device = "auto",
+    option: Annotated[list[str], typer.Option("--option", "-O", help="Backend option KEY=VALUE (repeatable), e.g. "
+                                              "stitching=false for liveportrait.")] = [],
     relative: Annotated[bool, typer.Option("--relative/--absolute", help="Motion relative to the first driving frame.")] = True,
     region: Annotated[str, typer.Option("--region", help="What moves: all, pose, exp, eyes or lips.")] = "all",
     paste_back: Annotated[bool, typer.Option("--paste-back/--crop-only", help="Full frame, or the face crop only.")] = True,
@@ -37,11 +39,13 @@ def drive_video(
       thead drive-video portrait.jpg driving.motion.safetensors -o lips.mp4 --region lips --no-audio
       thead drive-video source.mp4 driving.mp4 -o v2v.mp4 --crop-only --json
     """
+    from thead.backends import parse_options
     from thead.pipelines.drive_video import drive_video as run
 
     reporter = Reporter(quiet=quiet, json_mode=json_output)
     result = run(
-        source, driving, output, backend=backend, device=device, relative=relative, region=region,
+        source, driving, output, backend=backend, device=device, backend_options=parse_options(backend, option),
+        relative=relative, region=region,
         paste_back=paste_back, keep_audio=keep_audio, smooth=smooth, face_index=face_index,
         motion_out=motion_out, max_frames=max_frames, force=force, reporter=reporter,
     )

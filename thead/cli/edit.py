@@ -53,6 +53,8 @@ def edit(
     fps: Annotated[float, typer.Option(help="Frame rate of video from an image input.")] = 25.0,
     backend: Annotated[str, typer.Option(help="Renderer: warp (embedded) or liveportrait.")] = "warp",
     device: Device = "auto",
+    option: Annotated[list[str], typer.Option("--option", "-O", help="Backend option KEY=VALUE (repeatable), e.g. "
+                                              "stitching=false for liveportrait.")] = [],
     face_index: Annotated[int, typer.Option("--face-index", min=0, help="Which face, 0 = largest.")] = 0,
     paste_back: Annotated[bool, typer.Option("--paste-back/--crop-only", help="Full frame, or the face crop.")] = True,
     force: Force = False,
@@ -69,6 +71,7 @@ def edit(
       thead edit portrait.jpg --keyframes keys.json -o moves.mp4
       thead edit take.motion.safetensors --mouth 0 -o closed.motion.safetensors
     """
+    from thead.backends import parse_options
     from thead.backends.base import FrameEdit
     from thead.pipelines.edit import EditSchedule, edit as run, load_keyframes
 
@@ -83,6 +86,7 @@ def edit(
         keyframes=load_keyframes(keyframes) if keyframes else (),
     )
     reporter = Reporter(quiet=quiet, json_mode=json_output)
-    result = run(input, output, schedule, backend=backend, device=device, motion=motion, duration=duration, fps=fps,
+    result = run(input, output, schedule, backend=backend, device=device, backend_options=parse_options(backend, option),
+                 motion=motion, duration=duration, fps=fps,
                  face_index=face_index, paste_back=paste_back, force=force, reporter=reporter)
     reporter.result(result.to_dict(), f"{result.output}  ({result.frames} frame{'s' if result.frames != 1 else ''})")

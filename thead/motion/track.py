@@ -20,8 +20,9 @@ Channels shared by every space (all float32, T = number of frames):
 
 Space-specific channels: ``landmarks`` space adds ``expression`` [T, 478, 3], the pose-free
 canonical landmarks; ``liveportrait`` space adds ``lp_exp`` [T, 21, 3], ``lp_t`` [T, 3],
-``lp_scale`` [T], ``lp_pitch``/``lp_yaw``/``lp_roll`` [T] (degrees), ``lp_eye_ratio`` [T, 2] and
-``lp_lip_ratio`` [T].
+``lp_scale`` [T], ``lp_pitch``/``lp_yaw``/``lp_roll`` [T] (degrees), ``lp_eye_ratio`` [T, 2],
+``lp_lip_ratio`` [T] and ``lp_retarget`` [T, 2] (weights of eye and lip retargeting: 0 as
+measured, set by edits).
 """
 
 from __future__ import annotations

@@ -51,6 +51,7 @@ def drive_video(
     *,
     backend: str = DEFAULT_BACKEND,
     device: str = "auto",
+    backend_options: dict[str, Any] | None = None,
     relative: bool = True,
     region: str = "all",
     paste_back: bool = True,
@@ -75,7 +76,7 @@ def drive_video(
         check_output_path(motion_out, inputs + [out], force)
     src = open_source(source)
     driving_kind = media_kind(driving)
-    engine = create_backend(backend, resolve_device(device))
+    engine = create_backend(backend, resolve_device(device), **(backend_options or {}))
     options = DriveOptions(relative=relative, region=region, paste_back=paste_back, face_index=face_index)
     result = DriveResult(str(out), 0, 0.0, backend, str(engine.device), audio=False,
                          weights=weight_revisions(engine.weights))

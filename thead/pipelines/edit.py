@@ -134,6 +134,7 @@ def edit(
     *,
     backend: str = DEFAULT_BACKEND,
     device: str = "auto",
+    backend_options: dict[str, Any] | None = None,
     motion: str | os.PathLike | None = None,
     duration: float | None = None,
     fps: float = 25.0,
@@ -147,7 +148,7 @@ def edit(
     out = check_output_path(output, [input] + ([motion] if motion else []), force)
     kind = media_kind(input)
     out_kind = "motion" if is_motion_path(out) else "image" if out.suffix.lower() in IMAGE_SUFFIXES else "video"
-    engine = create_backend(backend, resolve_device(device))
+    engine = create_backend(backend, resolve_device(device), **(backend_options or {}))
     result = EditResult(str(out), 0, None, backend, str(engine.device), weights=weight_revisions(engine.weights))
     if kind == "motion" or out_kind == "motion":
         if kind != "motion" or out_kind != "motion":
