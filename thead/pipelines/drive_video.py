@@ -103,15 +103,15 @@ def drive_video(
     audio_from = Path(driving) if keep_audio and driving_kind == "video" and _has_audio(driving) else None
     result.fps = track.fps
     result.audio = audio_from is not None and not still
+    tags = provenance("drive-video", backend, weights=result.weights)
     with timer("write"), naming(source):
         if still:
             from thead.io.image import write_image
 
-            write_image(out, next(iter(frames)), metadata=provenance("drive-video", backend, weights=result.weights))
+            write_image(out, next(iter(frames)), metadata=tags)
             result.frames = 1
         else:
-            result.frames = _encode(out, reporter.progress(frames, frame_total, "rendering"), track.fps, audio_from,
-                                    provenance("drive-video", backend, weights=result.weights))
+            result.frames = _encode(out, reporter.progress(frames, frame_total, "rendering"), track.fps, audio_from, tags)
     # the lazy render/encode loop interleaves: report encode and render as measured inside _render
     result.timings["write"] -= result.timings.get("render", 0.0)
     return result
