@@ -18,11 +18,10 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from _timing import best_time
 
 
 def shared_inputs() -> tuple[Path, Path] | None:
@@ -55,15 +54,6 @@ def made_inputs(folder: Path, frames: int) -> tuple[Path, Path]:
         for index in range(frames):
             writer.write(backend.render(source, track.frame(index), base, DriveOptions()))
     return source_path, driving_path
-
-
-def best_time(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
-    best, value = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        value = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, value
 
 
 def main() -> None:

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from _timing import best_time
 
 
 def load_frames(count: int) -> tuple[list[np.ndarray], list[np.ndarray], str]:
@@ -35,15 +34,6 @@ def load_frames(count: int) -> tuple[list[np.ndarray], list[np.ndarray], str]:
     rng = np.random.default_rng(0)
     generated = [np.clip(ref + rng.normal(0, 10, ref.shape), 0, 255).astype(np.uint8) for _ in range(count)]
     return generated, [ref] * count, "astronaut (512x512) with noise"
-
-
-def best_time(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
-    best, value = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        value = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, value
 
 
 def cpbd_package():
