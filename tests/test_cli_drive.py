@@ -11,6 +11,7 @@ import pytest
 
 from thead.face import analyze_image
 from thead.io.image import write_image
+from thead.io.video import open_video
 from thead.motion.extract import face_motion
 from thead.motion.procedural import animate, blink_curve, head_sway
 from _cli import run_cli
@@ -200,3 +201,14 @@ def test_huge_image_is_handled_without_blowing_memory(capsys, monkeypatch, tmp_p
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert code == 3 and "huge.png" in err  # plain colour: downscaled, then no face found
     assert grown_mb < 1500
+
+
+def test_video_to_video_holds_the_face_where_the_source_loses_it(capsys, monkeypatch, tmp_path, motion, driving_clip):
+    out = tmp_path / "v2v.mp4"
+    code, stdout, err = run_cli(capsys, monkeypatch, "drive-video", driving_clip, motion, "-o", out, "--json")
+    assert code == 0, err
+    result = json.loads(stdout)
+    assert result["frames"] == 20  # the shorter of source video (40) and motion (20)
+    assert "no face in 6 of 20 frames of source" in err
+    reader = open_video(out)
+    assert reader.frame_count == 20 and reader.size == (512, 512)

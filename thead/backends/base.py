@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from thead.errors import UsageError
+from thead.face.types import Face
 from thead.motion.track import MotionTrack
 
 REGIONS = ("all", "pose", "exp", "eyes", "lips")
@@ -79,8 +80,11 @@ class Backend(ABC):
         """
 
     @abstractmethod
-    def prepare_source(self, image: np.ndarray, face_index: int = 0) -> Any:
-        """Analyse an RGB uint8 source image once (face, features); raises NoFaceError."""
+    def prepare_source(self, image: np.ndarray, face_index: int = 0, face: Face | None = None) -> Any:
+        """Analyse an RGB uint8 source image once (face, features); raises NoFaceError.
+
+        ``face`` skips the face analysis when the caller already has it (a tracked source video).
+        """
 
     @abstractmethod
     def source_motion(self, source: Any) -> dict[str, np.ndarray]:

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 
+import numpy as np
+
 from thead import __version__
 from thead.backends import DEFAULT_BACKEND, DriveOptions, create_backend
 from thead.backends.base import REGIONS, Backend
@@ -22,7 +24,7 @@ from thead.errors import BadInputError, UsageError
 from thead.io.atomic import atomic_path, check_output_path
 from thead.motion.track import MotionTrack, is_motion_path
 from thead.pipelines.provenance import provenance, weight_revisions
-from thead.pipelines.media import IMAGE_SUFFIXES, media_kind, naming, open_source
+from thead.pipelines.media import IMAGE_SUFFIXES, media_kind, naming, open_source, prepared_frames
 
 
 @dataclass
@@ -97,9 +99,11 @@ def drive_video(
     if still and frame_total != 1:
         raise UsageError(f"output {out} is an image but the motion has {frame_total} frames", "write an .mp4")
     reference = track.frame(0) if options.relative else None
-    with timer("source"), naming(source):
-        prepared = engine.prepare_source(next(src.frames()), face_index) if src.kind == "image" else None
-    frames = _render(engine, src, prepared, track, reference, options, frame_total, timer, face_index)
+    sources = prepared_frames(engine, src, face_index)
+    with timer("source"):
+        first = next(sources)  # an image without a face fails here, before any output exists
+    lost: list[int] = []
+    frames = _render(engine, itertools.chain([first], sources), track, reference, options, frame_total, timer, lost)
     audio_from = Path(driving) if keep_audio and driving_kind == "video" and _has_audio(driving) else None
     result.fps = track.fps
     result.audio = audio_from is not None and not still
@@ -114,6 +118,10 @@ def drive_video(
             result.frames = _encode(out, reporter.progress(frames, frame_total, "rendering"), track.fps, audio_from, tags)
     # the lazy render/encode loop interleaves: report encode and render as measured inside _render
     result.timings["write"] -= result.timings.get("render", 0.0)
+    if lost:
+        message = f"no face in {len(lost)} of {result.frames} frames of source {source}; held the last face found"
+        result.warnings.append(message)
+        reporter.warn(message)
     return result
 
 
@@ -143,12 +151,13 @@ def _driving_track(engine: Backend, driving, kind: str, smooth: float, face_inde
     return engine.extract_motion(frames, fps=reader.fps, face_index=face_index, smooth=smooth, on_missing=warn_missing)
 
 
-def _render(engine: Backend, src, prepared, track: MotionTrack, reference, options: DriveOptions, total: int,
-            timer, face_index: int):
-    source_frames = src.frames() if src.kind == "video" else itertools.repeat(None)
-    for index, source_frame in zip(range(total), source_frames):
+def _render(engine: Backend, sources, track: MotionTrack, reference, options: DriveOptions, total: int, timer,
+            lost: list[int]) -> Iterator[np.ndarray]:
+    """Rendered frames; ``lost`` collects the indices where the source video's face was held."""
+    for index, (_, state, found) in zip(range(total), sources):
+        if not found:
+            lost.append(index)
         with timer("render"):
-            state = prepared if source_frame is None else engine.prepare_source(source_frame, face_index)
             yield engine.render(state, track.frame(index), reference, options)
 
 

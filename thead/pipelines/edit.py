@@ -26,7 +26,7 @@ from thead.io.atomic import atomic_path, check_output_path
 from thead.motion.procedural import blink_closure
 from thead.motion.track import MotionTrack, is_motion_path
 from thead.pipelines.provenance import provenance, weight_revisions
-from thead.pipelines.media import IMAGE_SUFFIXES, media_kind, naming, open_source
+from thead.pipelines.media import IMAGE_SUFFIXES, media_kind, naming, open_source, prepared_frames
 
 RAMP_SECONDS = 0.2
 Frame = dict[str, np.ndarray]
@@ -203,12 +203,8 @@ def edit(
 
 
 def _render_edits(engine, source, track, schedule, options, fps, total, face_index):
-    prepared = base = None
-    source_frames = source.frames()
-    for index in range(total):
-        if source.kind == "video" or prepared is None:
-            prepared = engine.prepare_source(next(source_frames), face_index)
-            base = engine.source_motion(prepared)
+    for index, (_, prepared, _) in zip(range(total), prepared_frames(engine, source, face_index)):
+        base = engine.source_motion(prepared)
         current = base if track is None else track.frame(index)
         reference = base if track is None else track.frame(0)
         yield engine.render(prepared, edit_frame(engine, current, schedule.steps(index / fps)), reference, options)

@@ -7,11 +7,15 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from thead.errors import BadInputError
 from thead.motion.track import is_motion_path
+
+if TYPE_CHECKING:
+    from thead.backends.base import Backend
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
@@ -45,6 +49,34 @@ class Source:
             yield read_image(self.path)
         else:
             yield from open_video(self.path)
+
+
+def prepared_frames(engine: Backend, source: Source, face_index: int = 0) -> Iterator[tuple[np.ndarray, Any, bool]]:
+    """Each source frame with the backend's prepared state and whether its face was found.
+
+    An image is analysed once (NoFaceError if it shows no face) and repeated forever. A video is
+    tracked frame by frame, so each frame costs a tracking step rather than a full analysis;
+    where the face is lost, the last found face is held (``found`` is False).
+    """
+    from thead.errors import NoFaceError
+    from thead.face import FaceTracker
+
+    if source.kind == "image":
+        frame = next(source.frames())
+        with naming(source.path):
+            state = engine.prepare_source(frame, face_index)
+        while True:
+            yield frame, state, True
+    state = None
+    with FaceTracker(face_index) as tracker:
+        for index, frame in enumerate(source.frames()):
+            face = tracker.track(frame)
+            if face is not None:
+                state = engine.prepare_source(frame, face_index, face=face)
+            elif state is None:
+                raise NoFaceError(f"no face in the first frames of source video {source.path} (frame {index})",
+                                  "trim the video to start where the face is visible")
+            yield frame, state, face is not None
 
 
 def open_source(path: str | os.PathLike) -> Source:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from thead.face.types import Face
 from thead.backends.base import Backend, DriveOptions, FrameEdit
 from thead.backends.liveportrait.crop import DRIVING_CROP, SOURCE_CROP, FaceCrop, crop_from_landmarks, image_mask, paste_back
 from thead.backends.liveportrait.motion import (
@@ -150,13 +151,16 @@ class LivePortraitBackend(Backend):
             rows[index].update(channels)
         pending.clear()
 
-    def prepare_source(self, image: np.ndarray, face_index: int = 0) -> LivePortraitSource:
+    def prepare_source(
+        self, image: np.ndarray, face_index: int = 0, face: Face | None = None
+    ) -> LivePortraitSource:
         """Crop the portrait, extract its keypoints and appearance features once."""
         from thead.face import analyze_image
 
         pipeline = self.pipeline  # fail on missing weights before analysing the face
         image = np.ascontiguousarray(image)
-        face = analyze_image(image, face_index, name="the source image")
+        if face is None:
+            face = analyze_image(image, face_index, name="the source image")
         crop = crop_from_landmarks(face.points, SOURCE_CROP)
         pixels = images_to_tensor(crop.cut(image, NETWORK_INPUT), self.device)
         channels = face_channels(face.points)

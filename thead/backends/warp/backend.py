@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from thead.face.types import Face
 from thead.backends.base import Backend, DriveOptions, FrameEdit
 from thead.backends.warp.eyes import EyeTextures
 from thead.backends.warp.mesh import MESH_POINTS, Anchors, build_anchors, face_topology
@@ -66,10 +67,11 @@ class WarpBackend(Backend):
 
         return extract_motion(frames, fps, face_index, smooth=smooth, on_missing=on_missing)
 
-    def prepare_source(self, image: np.ndarray, face_index: int = 0) -> WarpSource:
+    def prepare_source(self, image: np.ndarray, face_index: int = 0, face: Face | None = None) -> WarpSource:
         """Analyse the portrait and precompute the crop, mesh, anchors, rigs and textures."""
         image = np.ascontiguousarray(image)
-        face = analyze_image(image, face_index, name="the source image")
+        if face is None:
+            face = analyze_image(image, face_index, name="the source image")
         oval = face.points[face_topology().oval, :2]
         centre = oval.mean(axis=0)
         radius = float(np.linalg.norm(oval - centre, axis=1).max())
