@@ -102,6 +102,7 @@ def drive_video(
     sources = prepared_frames(engine, src, face_index)
     with timer("source"):
         first = next(sources)  # an image without a face fails here, before any output exists
+    first_source = result.timings["source"]
     lost: list[int] = []
     frames = _render(engine, itertools.chain([first], sources), track, reference, options, frame_total, timer, lost)
     audio_from = Path(driving) if keep_audio and driving_kind == "video" and _has_audio(driving) else None
@@ -117,7 +118,7 @@ def drive_video(
         else:
             result.frames = _encode(out, reporter.progress(frames, frame_total, "rendering"), track.fps, audio_from, tags)
     # the lazy render/encode loop interleaves: report encode and render as measured inside _render
-    result.timings["write"] -= result.timings.get("render", 0.0)
+    result.timings["write"] -= result.timings.get("render", 0.0) + result.timings.get("source", 0.0) - first_source
     if lost:
         message = f"no face in {len(lost)} of {result.frames} frames of source {source}; held the last face found"
         result.warnings.append(message)
@@ -154,7 +155,12 @@ def _driving_track(engine: Backend, driving, kind: str, smooth: float, face_inde
 def _render(engine: Backend, sources, track: MotionTrack, reference, options: DriveOptions, total: int, timer,
             lost: list[int]) -> Iterator[np.ndarray]:
     """Rendered frames; ``lost`` collects the indices where the source video's face was held."""
-    for index, (_, state, found) in zip(range(total), sources):
+    for index in range(total):
+        with timer("source"):
+            item = next(sources, None)
+        if item is None:
+            return
+        _, state, found = item
         if not found:
             lost.append(index)
         with timer("render"):
