@@ -14,6 +14,7 @@ from thead.io.image import write_image
 from thead.io.video import open_video
 from thead.motion.extract import face_motion
 from thead.motion.procedural import animate, blink_curve, head_sway
+from thead.motion.track import MotionTrack
 from _cli import run_cli
 
 
@@ -167,12 +168,16 @@ def driving_clip(tmp_path_factory, astronaut) -> Path:
 
 
 def test_face_disappearing_warns_and_keeps_going(capsys, monkeypatch, tmp_path, portrait, driving_clip):
-    out = tmp_path / "out.mp4"
-    code, stdout, err = run_cli(capsys, monkeypatch, "drive-video", portrait, driving_clip, "-o", out, "--json")
+    out, motion_out = tmp_path / "out.mp4", tmp_path / "d.motion.safetensors"
+    code, stdout, err = run_cli(capsys, monkeypatch, "drive-video", portrait, driving_clip, "-o", out, "--json",
+                                "--motion-out", motion_out)
     assert code == 0, err
     result = json.loads(stdout)
-    assert result["frames"] == 40 and result["audio"] is True
+    assert result["frames"] == 40 and result["audio"] is True and result["motion"] == str(motion_out)
     assert "no face in 6 of 40" in err and "interpolated" in err
+    track = MotionTrack.load(motion_out)
+    assert len(track) == 40 and track.fps == 25.0 and track.space == "landmarks"
+    assert np.flatnonzero(track["valid"] == 0).tolist() == list(range(12, 18))
     info = probe(out)
     assert "aac" in info and "h264" in info
 
