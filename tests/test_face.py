@@ -90,3 +90,24 @@ def test_tracker_follows_a_moving_face(astronaut):
             assert face is not None
             centres.append((face.box[0] + face.box[2]) / 2)
     assert np.allclose(np.diff(centres), 8, atol=2)
+
+
+def test_mesher_refines_boxes_from_another_detector(astronaut):
+    from thead.face.mesh import FaceMesher
+
+    box = np.array([170, 60, 280, 185], np.float32)  # about the astronaut's face
+    faces = FaceMesher(detector=lambda rgb: [(box, 0.9)]).faces(astronaut)
+    assert len(faces) == 1 and faces[0].score == 0.9
+    np.testing.assert_allclose(faces[0].points[:, :2], analyze_image(astronaut).points[:, :2], atol=4.0)
+    assert FaceMesher(detector=lambda rgb: []).faces(astronaut) == []  # no whole-image fallback
+
+
+def test_insightface_detector_needs_its_weights(astronaut, tmp_path, monkeypatch):
+    from thead.errors import UsageError, WeightsError
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(WeightsError, match="liveportrait-insightface") as error:
+        detect_faces(astronaut, detector="insightface")
+    assert "thead fetch-weights liveportrait-insightface" in error.value.hint
+    with pytest.raises(UsageError, match="unknown face detector"):
+        detect_faces(astronaut, detector="dlib")

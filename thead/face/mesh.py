@@ -7,7 +7,7 @@ import functools
 import cv2
 import numpy as np
 
-from thead.errors import NoFaceError
+from thead.errors import NoFaceError, UsageError
 from thead.face._mediapipe import quiet_native_logs, solutions
 from thead.face.detector import FaceDetector
 from thead.face.types import Face
@@ -34,10 +34,18 @@ def _area(box: tuple[float, float, float, float]) -> float:
     return (box[2] - box[0]) * (box[3] - box[1])
 
 
-class FaceMesher:
-    """Static-image face mesh; each call analyses one image independently."""
+DETECTORS = ("mediapipe", "insightface")
 
-    def __init__(self, max_faces: int = 8) -> None:
+
+class FaceMesher:
+    """Static-image face mesh; each call analyses one image independently.
+
+    With the default MediaPipe detector the mesh also runs on the whole image; with another
+    ``detector`` (a callable returning ``[(box, score), ...]``) every face comes from a detection
+    refined by the mesh on a crop around it.
+    """
+
+    def __init__(self, max_faces: int = 8, detector=None) -> None:
         module = solutions().face_mesh
         with quiet_native_logs():
             self._mesh = module.FaceMesh(static_image_mode=True, max_num_faces=max_faces, refine_landmarks=True,
@@ -47,18 +55,20 @@ class FaceMesher:
             blank = np.zeros((48, 64, 3), np.uint8)
             self._mesh.process(blank)
             self._single.process(blank)
-        self._detector = FaceDetector()
+        self._whole_image = detector is None
+        self._detector = detector or FaceDetector()
 
     def faces(self, rgb: np.ndarray) -> list[Face]:
         """Every face found, largest first: mesh on the whole image, else per detection on a crop."""
         rgb = np.ascontiguousarray(rgb)
         height, width = rgb.shape[:2]
-        with quiet_native_logs():
-            result = self._mesh.process(rgb)
-        faces = [
-            Face(points, _box_of(points), 1.0, (width, height))
-            for points in (_points_from_result(lm, width, height) for lm in (result.multi_face_landmarks or []))
-        ]
+        faces = []
+        if self._whole_image:
+            with quiet_native_logs():
+                result = self._mesh.process(rgb)
+            landmarks = result.multi_face_landmarks or []
+            faces = [Face(p, _box_of(p), 1.0, (width, height)) for p in (_points_from_result(lm, width, height)
+                                                                        for lm in landmarks)]
         detections = self._detector(rgb)
         if len(detections) > len(faces):  # small faces the whole-image mesh missed: crop and retry
             for box, score in detections:
@@ -100,19 +110,29 @@ def _overlaps(a, b) -> bool:
     return inter > 0.3 * min(_area(tuple(a)), _area(tuple(b)))
 
 
-@functools.lru_cache(maxsize=1)
-def _shared_mesher() -> FaceMesher:
+@functools.lru_cache(maxsize=2)
+def _shared_mesher(detector: str = "mediapipe") -> FaceMesher:
+    if detector not in DETECTORS:
+        raise UsageError(f"unknown face detector '{detector}'", f"choose one of: {', '.join(DETECTORS)}")
+    if detector == "insightface":
+        from thead.face.scrfd import SCRFDDetector
+
+        return FaceMesher(detector=SCRFDDetector())
     return FaceMesher()
 
 
-def detect_faces(rgb: np.ndarray) -> list[Face]:
-    """All faces in an RGB uint8 image with their 478 landmarks, largest first."""
-    return _shared_mesher().faces(rgb)
+def detect_faces(rgb: np.ndarray, detector: str = "mediapipe") -> list[Face]:
+    """All faces in an RGB uint8 image with their 478 landmarks, largest first.
+
+    ``detector`` is ``mediapipe`` (embedded, Apache-2.0) or ``insightface`` (SCRFD, fetched with
+    ``thead fetch-weights liveportrait-insightface``; non-commercial licence).
+    """
+    return _shared_mesher(detector).faces(rgb)
 
 
-def analyze_image(rgb: np.ndarray, face_index: int = 0, name: str = "image") -> Face:
+def analyze_image(rgb: np.ndarray, face_index: int = 0, name: str = "image", detector: str = "mediapipe") -> Face:
     """The ``face_index``-th largest face of an image; raises NoFaceError naming ``name``."""
-    faces = detect_faces(rgb)
+    faces = detect_faces(rgb, detector)
     if not faces:
         raise NoFaceError(f"no face found in {name}", "use a portrait where the face is visible and at least ~40 px wide")
     if face_index >= len(faces):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from thead.face.mesh import DETECTORS
 from thead.face.types import Face
 from thead.backends.base import Backend, DriveOptions, FrameEdit
 from thead.backends.liveportrait.crop import DRIVING_CROP, SOURCE_CROP, FaceCrop, crop_from_landmarks, image_mask, paste_back
@@ -79,9 +80,12 @@ class LivePortraitBackend(Backend):
         eye_retargeting: bool = False,
         lip_retargeting: bool = False,
         normalize_lip: bool = False,
+        detector: str = "mediapipe",
         networks: LivePortraitNetworks | None = None,
     ) -> None:
         super().__init__(device)
+        if detector not in DETECTORS:
+            raise UsageError(f"unknown detector '{detector}'", f"choose one of: {', '.join(DETECTORS)}")
         if driving_option not in DRIVING_OPTIONS:
             raise UsageError(f"unknown driving option '{driving_option}'", f"choose one of: {', '.join(DRIVING_OPTIONS)}")
         self.driving_option = driving_option
@@ -89,6 +93,7 @@ class LivePortraitBackend(Backend):
         self.eye_retargeting = eye_retargeting
         self.lip_retargeting = lip_retargeting
         self.normalize_lip = normalize_lip
+        self.detector = detector  # "insightface": LivePortrait's own SCRFD, non-commercial weights
         self._networks = networks
         self._pipeline: LivePortraitPipeline | None = None
 
@@ -160,7 +165,7 @@ class LivePortraitBackend(Backend):
         pipeline = self.pipeline  # fail on missing weights before analysing the face
         image = np.ascontiguousarray(image)
         if face is None:
-            face = analyze_image(image, face_index, name="the source image")
+            face = analyze_image(image, face_index, name="the source image", detector=self.detector)
         crop = crop_from_landmarks(face.points, SOURCE_CROP)
         pixels = images_to_tensor(crop.cut(image, NETWORK_INPUT), self.device)
         channels = face_channels(face.points)
