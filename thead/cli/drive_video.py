@@ -50,4 +50,5 @@ def drive_video(
         motion_out=motion_out, max_frames=max_frames, force=force, reporter=reporter,
     )
     total = sum(result.timings.values())
-    reporter.result(result.to_dict(), f"{result.output}  ({result.frames} frames, {result.fps:g} fps, {total:.1f} s)")
+    frames = f"{result.frames} frame" + ("s" if result.frames != 1 else "")
+    reporter.result(result.to_dict(), f"{result.output}  ({frames}, {result.fps:g} fps, {total:.1f} s)")
