@@ -50,7 +50,6 @@ class AKD(Metric):
 
 class AKDDlib(AKD):
     name = "akd-dlib"
-    needs = frozenset({"ref", "dlib"})
     landmark_model = "dlib"
     protocol = {**AKD.protocol, "landmarks": "dlib 68-point shape predictor on HOG detections"}
     unavailable = staticmethod(dlib_available)

@@ -76,6 +76,7 @@ class Metric(ABC):
     higher_is_better: ClassVar[bool | None]
     #: direction of each named extra (None: neither, e.g. an offset).
     extra_higher_is_better: ClassVar[dict[str, bool | None]] = {}
+    #: inputs besides the generated video: "ref", "source", "audio".
     needs: ClassVar[frozenset[str]] = frozenset()
     protocol: ClassVar[dict[str, Any]]
     #: weight set name -> {role: canonical file name}, for weight-needing metrics.

@@ -80,7 +80,7 @@ def identity_similarity(source: np.ndarray, frames: np.ndarray) -> np.ndarray:
 class CSIM(Metric):
     name = "csim"
     higher_is_better = True
-    needs = frozenset({"source", "weights:arcface-buffalo-l"})
+    needs = frozenset({"source"})
     weights = WEIGHTS
     protocol = {
         "reference": "ArcFace cosine (Zakharov et al. 2019) with insightface buffalo_l w600k_r50",

@@ -104,7 +104,7 @@ def inception_protocol(sample: Sample | None) -> dict[str, str]:
 class FID(Metric):
     name = "fid"
     higher_is_better = False
-    needs = frozenset({"ref", "weights:fid-inception"})
+    needs = frozenset({"ref"})
     weights = WEIGHTS
     protocol = {
         "reference": "pytorch-fid (TF-Inception 2015-12-05 port, pt_inception-2015-12-05-6726825d.pth)",

@@ -46,7 +46,6 @@ def sample_probabilities(sample: Sample, features: np.ndarray) -> np.ndarray:
 class InceptionScore(Metric):
     name = "is"
     higher_is_better = True
-    needs = frozenset({"weights:fid-inception"})
     weights = WEIGHTS
     protocol = {
         "reference": "improved-gan Inception Score on pytorch-fid's TF-Inception port",

@@ -50,7 +50,6 @@ class LMD(Metric):
 
 class LMDDlib(LMD):
     name = "lmd-dlib"
-    needs = frozenset({"ref", "dlib"})
     landmark_model = "dlib"
     protocol = {**LMD.protocol, "landmarks": "dlib 68-point shape predictor on HOG detections (paper-compatible)"}
     unavailable = staticmethod(dlib_available)

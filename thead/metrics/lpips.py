@@ -115,7 +115,7 @@ def lpips_frames(model: LPIPSAlex, generated: Sequence[np.ndarray], reference: S
 class LPIPS(Metric):
     name = "lpips"
     higher_is_better = False
-    needs = frozenset({"ref", "weights:lpips-alex"})
+    needs = frozenset({"ref"})
     weights = WEIGHTS
     protocol = {
         "reference": "lpips 0.1 (Zhang et al. 2018), net='alex', version='0.1'",

@@ -141,7 +141,7 @@ class SyncNetScore(Metric):
     label = "LSE-D"
     higher_is_better = False
     extra_higher_is_better = {"LSE-C": True, "offset": None}
-    needs = frozenset({"audio", "weights:syncnet"})
+    needs = frozenset({"audio"})
     weights = WEIGHTS
     protocol = {
         "reference": "syncnet_python (Chung & Zisserman 2016) SyncNetInstance.evaluate; Wav2Lip scores_LSE",
