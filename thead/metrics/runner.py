@@ -39,7 +39,7 @@ def plan_metrics(names: Iterable[str], weights_dir: Path | None, inputs: set[str
     for name in names:
         metric = get_metric_class(name)()
         reason = metric.unavailable() or _missing_weights(metric, weights_dir)
-        absent = [need for need in metric.needs if need in INPUT_FLAGS and need != "audio" and need not in inputs]
+        absent = [need for need in metric.needs if need != "audio" and need not in inputs]
         if not reason and absent:
             reason = "needs " + ", ".join(INPUT_FLAGS[need] for need in absent)
         if reason:
@@ -63,7 +63,7 @@ def evaluate(sample: Sample, metrics: list[Metric], notes: list[str]) -> Row:
     """Every metric on one sample; a metric that cannot run on this sample records NaN and why."""
     results: dict[str, MetricResult] = {}
     for metric in metrics:
-        absent = [need for need in metric.needs if need in INPUT_FLAGS and not sample.has(need)]
+        absent = [need for need in metric.needs if not sample.has(need)]
         if absent:
             results[metric.name] = MetricResult(math.nan, notes=[f"skipped: needs {INPUT_FLAGS[absent[0]]}"])
             continue
