@@ -217,3 +217,11 @@ def test_video_to_video_holds_the_face_where_the_source_loses_it(capsys, monkeyp
     assert "no face in 6 of 20 frames of source" in err
     reader = open_video(out)
     assert reader.frame_count == 20 and reader.size == (512, 512)
+
+
+def test_motion_track_of_another_space_is_refused(capsys, monkeypatch, tmp_path, portrait):
+    foreign = tmp_path / "lp.motion.safetensors"
+    MotionTrack(25.0, "liveportrait", {"lp_yaw": np.zeros(3, np.float32)}).save(foreign)
+    _bad(capsys, monkeypatch, tmp_path, portrait, foreign, needle="'liveportrait' motion track")
+    code, _, err = run_cli(capsys, monkeypatch, "edit", foreign, "--mouth", "0", "-o", tmp_path / "e.motion.safetensors")
+    assert code == 3 and "needs 'landmarks'" in err

@@ -20,11 +20,11 @@ from thead.backends import DEFAULT_BACKEND, DriveOptions, create_backend
 from thead.backends.base import REGIONS, Backend
 from thead.cli._output import Reporter
 from thead.device import resolve_device
-from thead.errors import BadInputError, UsageError
+from thead.errors import UsageError
 from thead.io.atomic import atomic_path, check_output_path
 from thead.motion.track import MotionTrack, is_motion_path
 from thead.pipelines.provenance import provenance, weight_revisions
-from thead.pipelines.media import IMAGE_SUFFIXES, media_kind, naming, open_source, prepared_frames
+from thead.pipelines.media import IMAGE_SUFFIXES, load_track, media_kind, naming, open_source, prepared_frames
 
 
 @dataclass
@@ -129,11 +129,7 @@ def drive_video(
 def _driving_track(engine: Backend, driving, kind: str, smooth: float, face_index: int, max_frames: int | None,
                    reporter: Reporter, result: DriveResult) -> MotionTrack:
     if kind == "motion":
-        track = MotionTrack.load(driving)
-        if track.space != engine.space:
-            raise BadInputError(f"{driving} is a '{track.space}' motion track; backend '{engine.name}' needs '{engine.space}'",
-                                f"extract it with --backend {engine.name}, or render with a backend of space '{track.space}'")
-        return track
+        return load_track(driving, engine)
     if kind == "image":
         from thead.io.image import read_image
 

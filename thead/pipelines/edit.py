@@ -26,7 +26,7 @@ from thead.io.atomic import atomic_path, check_output_path
 from thead.motion.procedural import blink_closure
 from thead.motion.track import MotionTrack, is_motion_path
 from thead.pipelines.provenance import provenance, weight_revisions
-from thead.pipelines.media import IMAGE_SUFFIXES, media_kind, naming, open_source, prepared_frames
+from thead.pipelines.media import IMAGE_SUFFIXES, load_track, media_kind, naming, open_source, prepared_frames
 
 RAMP_SECONDS = 0.2
 Frame = dict[str, np.ndarray]
@@ -153,8 +153,7 @@ def edit(
     if kind == "motion" or out_kind == "motion":
         if kind != "motion" or out_kind != "motion":
             raise UsageError("a motion track edits into a motion track", "give both INPUT and -o as .motion.safetensors")
-        track = MotionTrack.load(input)
-        _check_space(track, engine, input)
+        track = load_track(input, engine)
         edited = _edit_track(engine, track, schedule)
         with atomic_path(out) as tmp:
             edited.save(tmp)
@@ -178,8 +177,7 @@ def edit(
 
     track = None
     if motion is not None:
-        track = MotionTrack.load(motion)
-        _check_space(track, engine, motion)
+        track = load_track(motion, engine)
     if source.kind == "video":
         fps, total = source.fps, source.frame_count
     elif track is not None:
@@ -214,9 +212,3 @@ def _edit_track(engine: Backend, track: MotionTrack, schedule: EditSchedule) -> 
     frames = [edit_frame(engine, track.frame(i), schedule.steps(i / track.fps)) for i in range(len(track))]
     channels = {name: np.stack([f[name] for f in frames]).astype(np.float32) for name in track.channels}
     return MotionTrack(track.fps, track.space, channels, dict(track.metadata, edited_by=f"thead {__version__}"))
-
-
-def _check_space(track: MotionTrack, engine: Backend, path) -> None:
-    if track.space != engine.space:
-        raise BadInputError(f"{path} is a '{track.space}' motion track; backend '{engine.name}' needs '{engine.space}'",
-                            f"use a backend of space '{track.space}'")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from thead.errors import BadInputError
-from thead.motion.track import is_motion_path
+from thead.motion.track import MotionTrack, is_motion_path
 
 if TYPE_CHECKING:
     from thead.backends.base import Backend
@@ -102,3 +102,12 @@ def naming(path: str | os.PathLike) -> Iterator[None]:
         if str(path) not in err.message:
             err.message = f"{path}: {err.message}"
         raise
+
+
+def load_track(path: str | os.PathLike, engine: Backend) -> MotionTrack:
+    """A motion track that ``engine`` can render (its space must match the backend's)."""
+    track = MotionTrack.load(path)
+    if track.space != engine.space:
+        raise BadInputError(f"{path} is a '{track.space}' motion track; backend '{engine.name}' needs '{engine.space}'",
+                            f"extract it with --backend {engine.name}, or use a backend of space '{track.space}'")
+    return track
