@@ -110,15 +110,16 @@ def open_video(path: str | os.PathLike) -> VideoReader:
             f"video {info.path} has no video stream",
             "give a file with pictures (.mp4, .mov, .mkv, .avi...); audio files go where audio is expected",
         )
-    if count_frames(info.path) == 0:
-        raise BadInputError(
-            f"video {info.path} holds no decodable frames (truncated or corrupt)", "use a complete copy of the file"
-        )
     if info.video.fps <= 0:
         raise BadInputError(
             f"video {info.path} has no usable frame rate", "re-encode it at a constant frame rate, e.g. 25 fps"
         )
-    return VideoReader(info)
+    reader = VideoReader(info)
+    if reader.frame_count == 0:  # counted once here, cached for the reader's users
+        raise BadInputError(
+            f"video {info.path} holds no decodable frames (truncated or corrupt)", "use a complete copy of the file"
+        )
+    return reader
 
 
 def read_frames(path: str | os.PathLike, max_frames: int | None = None) -> list[np.ndarray]:
