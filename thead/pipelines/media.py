@@ -16,6 +16,7 @@ from thead.motion.track import MotionTrack, is_motion_path
 
 if TYPE_CHECKING:
     from thead.backends.base import Backend
+    from thead.io.video import VideoReader
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
@@ -38,17 +39,23 @@ class Source:
 
     path: Path
     kind: str
-    fps: float | None = None
-    frame_count: int = 1
+    reader: VideoReader | None = None  # the opened video, probed once
+
+    @property
+    def fps(self) -> float | None:
+        return self.reader.fps if self.reader else None
+
+    @property
+    def frame_count(self) -> int:
+        return self.reader.frame_count if self.reader else 1
 
     def frames(self) -> Iterator[np.ndarray]:
-        from thead.io.image import read_image
-        from thead.io.video import open_video
-
-        if self.kind == "image":
-            yield read_image(self.path)
+        if self.reader is not None:
+            yield from self.reader
         else:
-            yield from open_video(self.path)
+            from thead.io.image import read_image
+
+            yield read_image(self.path)
 
 
 def prepared_frames(engine: Backend, source: Source, face_index: int = 0) -> Iterator[tuple[np.ndarray, Any, bool]]:
@@ -89,8 +96,7 @@ def open_source(path: str | os.PathLike) -> Source:
         return Source(path, kind)
     from thead.io.video import open_video
 
-    reader = open_video(path)
-    return Source(path, kind, reader.fps, reader.frame_count)
+    return Source(path, kind, open_video(path))
 
 
 @contextlib.contextmanager
