@@ -43,7 +43,3 @@ def _mps_available() -> bool:
     backend = getattr(torch.backends, "mps", None)
     return bool(backend and backend.is_available())
 
-
-def inference_dtype(device: torch.device, half: bool = True) -> torch.dtype:
-    """float16 on CUDA when ``half`` is allowed, float32 elsewhere (CPU and MPS)."""
-    return torch.float16 if (half and device.type == "cuda") else torch.float32

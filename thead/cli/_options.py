@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -13,4 +13,3 @@ Device = Annotated[
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object with the results on stdout.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or logs on stderr.")]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing output file.")]
-Seed = Annotated[Optional[int], typer.Option("--seed", help="Random seed, where randomness exists.")]
