@@ -26,7 +26,7 @@ def mirror_env(tmp_path, monkeypatch):
                      for p, d in DATA.items())
     manifest = tmp_path / "weights.toml"
     manifest.write_text(f'[tiny]\ndescription = "test"\nrepo = "acme/tiny"\nrevision = "{REVISION}"\n'
-                        f'license = "CC-BY-NC-4.0"\ncommercial_use = false\nused_by = ["test"]\nfiles = [\n{rows}\n]\n')
+                        f'license = "CC-BY-NC-4.0"\ncommercial_use = false\nused_by = ["planned:test"]\nfiles = [\n{rows}\n]\n')
     monkeypatch.setenv("THEAD_WEIGHTS_MANIFEST", str(manifest))
     monkeypatch.setenv("THEAD_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
@@ -39,7 +39,8 @@ def test_list_shows_every_real_set_with_licence_flags(capsys, monkeypatch, tmp_p
     assert code == 0, err
     for name in load_manifest().sets:
         assert name in out
-    assert "non-commercial" in out and "522.3 MB" in out
+    assert "not for commercial use" in out and "522.3 MB" in out
+    assert "drive-audio" not in out  # a planned use names no command that does not exist
     code, out, _ = run_cli(capsys, monkeypatch, "fetch-weights", "--list", "--json", "--cache-dir", tmp_path)
     rows = {row["name"]: row for row in json.loads(out)["sets"]}
     assert rows["liveportrait"]["size"] == 522320239 and rows["liveportrait"]["cached"] == "no"
@@ -50,8 +51,9 @@ def test_list_shows_every_real_set_with_licence_flags(capsys, monkeypatch, tmp_p
 def test_piped_list_is_a_plain_table_fitted_to_its_content(capsys, monkeypatch, tmp_path):
     monkeypatch.delenv("THEAD_WEIGHTS_MANIFEST", raising=False)
     code, out, _ = run_cli(capsys, monkeypatch, "fetch-weights", "--list", "--cache-dir", tmp_path)
-    sets = load_manifest().sets.values()
-    title, header, *rows = out.splitlines()
+    sets = list(load_manifest().sets.values())
+    table, notes = out.split("\n\n")
+    title, header, *rows = table.splitlines()
     assert code == 0 and title == f"weight sets (cache: {tmp_path})" and len(rows) == len(sets)
     assert all(line == line.rstrip() and "[" not in line for line in [header, *rows])
     licence, commercial, cached = (header.index(c) for c in ("license", "commercial use", "cached"))
@@ -60,7 +62,58 @@ def test_piped_list_is_a_plain_table_fitted_to_its_content(capsys, monkeypatch, 
     for row, weight_set in zip(rows, sets):
         assert row.startswith(weight_set.name + " ") and row[licence:].startswith(weight_set.license)
         assert row[:size_end].endswith((" MB", " kB", " GB", "unknown"))  # sizes right-aligned
-        assert row[commercial:cached].rstrip() in ("yes", "no (non-commercial)")
+        assert row[commercial:cached].rstrip() == ("yes" if weight_set.commercial_use else "no *")
+    flagged = [s.name for s in sets if not s.commercial_use]
+    assert notes.splitlines()[0] == "* not for commercial use:"
+    assert [line.split(":")[0].strip() for line in notes.splitlines()[1:]] == flagged
+
+
+def test_list_says_why_a_set_is_flagged(capsys, monkeypatch, tmp_path):
+    """lpips-alex has BSD licences: the reason it is flagged is its hosting card, which the manifest notes give."""
+    monkeypatch.delenv("THEAD_WEIGHTS_MANIFEST", raising=False)
+    _, out, _ = run_cli(capsys, monkeypatch, "fetch-weights", "--list", "--cache-dir", tmp_path)
+    reason = next(line for line in out.splitlines() if line.startswith("  lpips-alex: "))
+    assert "BSD-2-Clause" in reason and "card says CC-BY-NC-SA-4.0" in reason
+    piper = next(line for line in out.splitlines() if line.startswith("  piper-voice: "))
+    assert piper == "  piper-voice: MIT; lessac dataset licence restricts use."  # no unrelated notes
+
+
+def list_on_a_terminal(tmp_path, columns: int) -> list[str]:
+    """``thead fetch-weights --list`` on a pseudo-terminal ``columns`` wide; its lines without colour codes."""
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    leader, follower = os.openpty()
+    env = {**os.environ, "COLUMNS": str(columns), "LINES": "50", "TERM": "xterm"}
+    env.pop("THEAD_WEIGHTS_MANIFEST", None)
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("thead")), "fetch-weights", "--list",
+                             "--cache-dir", str(tmp_path)], stdout=follower, stderr=subprocess.PIPE, env=env)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 1 << 16)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert proc.wait(timeout=60) == 0
+    text = re.sub(r"\x1b\[[0-9;]*m", "", b"".join(chunks).decode())
+    return text.replace("\r\n", "\n").splitlines()
+
+
+@pytest.mark.parametrize("columns", [60, 80, 140])
+def test_list_fits_the_terminal_width(tmp_path, columns):
+    lines = list_on_a_terminal(tmp_path, columns)
+    assert max(map(len, lines)) <= columns
+    assert "lpips-alex" in "\n".join(lines) and "card says" in " ".join(line.strip() for line in lines)
+    header = next(line for line in lines if line.startswith("name"))
+    assert ("used by" in header) == (columns >= 100)
 
 
 def test_dry_run_then_install_then_cached(capsys, monkeypatch, mirror_env):
@@ -75,7 +128,7 @@ def test_dry_run_then_install_then_cached(capsys, monkeypatch, mirror_env):
     code, out, _ = run_cli(capsys, monkeypatch, "fetch-weights", "--json", "all")
     assert code == 0 and {f["status"] for f in json.loads(out)["files"]} == {"cached"}
     code, out, _ = run_cli(capsys, monkeypatch, "fetch-weights", "--list")
-    assert "yes" in out and "(non-commercial)" in out
+    assert "tiny  4.1 kB  CC-BY-NC-4.0  no *            yes" in out and "  tiny: CC-BY-NC-4.0." in out
 
 
 def test_verify_deletes_a_tampered_file_and_exits_4(capsys, monkeypatch, mirror_env):

@@ -44,7 +44,7 @@ def installed(tmp_path, monkeypatch):
     source.write_bytes(data)
     manifest = parse_manifest(
         f'[net]\ndescription = "d"\nrepo = "acme/net"\nrevision = "{REVISION}"\nlicense = "MIT"\n'
-        f'commercial_use = true\nused_by = ["test"]\nfiles = [\n'
+        f'commercial_use = true\nused_by = ["planned:test"]\nfiles = [\n'
         f'  {{ path = "net.pth", size = {len(data)}, sha256 = "{hashlib.sha256(data).hexdigest()}" }},\n]\n')
     fetcher = Fetcher(cache_dir=tmp_path / "cache", notes=Quiet(), mirror=tmp_path / "mirror")
     fetcher.convert(fetcher.fetch([manifest.get("net")]))
@@ -88,8 +88,12 @@ def test_changed_copy_is_ignored_and_a_tampered_one_deleted_by_verify(installed,
     assert torch.equal(load_checkpoint(path)["layer.bias"], state["layer.bias"])
     os.utime(converted, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert find_converted(path) == converted
-    Fetcher(cache_dir=cache, notes=Quiet()).verify([manifest.get("net")], require_all=True)
+    warnings = []
+    notes = Quiet()
+    notes.warn = warnings.append
+    Fetcher(cache_dir=cache, notes=notes).verify([manifest.get("net")], require_all=True)
     assert not converted.exists()
+    assert warnings == ["net: the safetensors copy of net.pth had changed; deleted it"]
 
 
 def test_non_tensor_entries_are_not_converted(tmp_path):

@@ -57,7 +57,7 @@ def manifest_text(files: dict[str, bytes], tofu: tuple[str, ...] = ()) -> str:
             rows.append(f'  {{ path = "{path}", size = {len(data)}, sha256 = "{hashlib.sha256(data).hexdigest()}" }},')
     return "\n".join([
         "[tiny]", 'description = "test set"', 'repo = "acme/tiny"', f'revision = "{REVISION}"', 'license = "MIT"',
-        "commercial_use = true", 'used_by = ["test"]', "files = [", *rows, "]", ""])
+        "commercial_use = true", 'used_by = ["planned:test"]', "files = [", *rows, "]", ""])
 
 
 def fake_hub(manifest, served: dict[str, bytes], on_call=None):
@@ -65,7 +65,9 @@ def fake_hub(manifest, served: dict[str, bytes], on_call=None):
     def download(repo_id, filename, revision, cache_dir, tqdm_class=None):
         if on_call is not None:
             on_call(tqdm_class)
-        layout = CacheLayout(Path(cache_dir), next(f for f in manifest.get("tiny").files if f.path == filename))
+        file = next(f for f in manifest.get("tiny").files if f.path == filename)
+        assert (repo_id, revision) == (file.repo_id, file.revision) and Path(cache_dir).name == "cache"
+        layout = CacheLayout(Path(cache_dir), file)
         tmp = layout.incomplete
         tmp.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_bytes(served[filename])
@@ -334,7 +336,7 @@ def test_unreachable_hub_prints_one_error_line(tmp_path):
             raise LocalEntryNotFoundError("Name or service not known")
 
         huggingface_hub.hf_hub_download = unreachable
-        from thead.cli.app import main
+        from thead.cli import main
         sys.argv = ["thead", "fetch-weights", "tiny"]
         main()
     """)

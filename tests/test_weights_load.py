@@ -35,7 +35,8 @@ def test_pickle_payload_does_not_execute(tmp_path, writer):
             pickle.dump(state, handle, protocol=2)
     with pytest.raises(WeightsError, match="cannot load .*evil.pth safely") as err:
         load_checkpoint(path)
-    assert err.value.exit_code == 4
+    assert err.value.exit_code == 4 and "only running code from the file would read" in err.value.message
+    assert "weights_only" not in err.value.one_line() and "safetensors weight set" in err.value.hint
     assert not marker.exists()
     if writer == "torch.save":  # control: an unsafe load does run the payload
         torch.load(path, weights_only=False)

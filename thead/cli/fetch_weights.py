@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -29,8 +30,8 @@ Examples:
   thead fetch-weights --convert liveportrait
 
 A mirror is laid out as DIR/<repo>/<path>, for example
-DIR/KwaiVGI/LivePortrait/liveportrait/base_models/warping_module.pth.
---verify alone re-hashes everything cached and downloads nothing.
+DIR/KwaiVGI/LivePortrait/liveportrait/base_models/warping_module.pth; a file there may be a
+link only to a file inside DIR. --verify alone re-hashes everything cached and downloads nothing.
 """
 
 
@@ -89,60 +90,98 @@ def fetch_weights(
 
 
 LIST_COLUMNS = ("name", "size", "license", "commercial use", "cached", "used by")
+NARROW = 100  # below this terminal width the "used by" column is left out (--json has it)
 
 
 def _print_list(sets: list, root: Path, reporter: Reporter) -> None:
-    from thead.weights.cache import CacheLayout, is_stamped
-    from thead.weights.fetch import human_size
-
-    rows = []
-    for weight_set in sets:
-        states, sizes = [], []
-        for file in weight_set.files:
-            layout = CacheLayout(root, file)
-            local = layout.cached()
-            sizes.append(layout.expected().size)
-            verified = local is not None and is_stamped(root, local, layout.expected())
-            states.append("no" if local is None else "yes" if verified else "unverified")
-        if all(s == "yes" for s in states):
-            cached = "yes"
-        elif all(s == "no" for s in states):
-            cached = "no"
-        else:
-            cached = "unverified" if "no" not in states else f"{states.count('yes')}/{len(states)}"
-        rows.append({
-            "name": weight_set.name, "description": weight_set.description, "repo": weight_set.repo_id,
-            "revision": weight_set.revision, "size": None if None in sizes else sum(sizes),
-            "license": weight_set.license,
-            "commercial_use": weight_set.commercial_use, "used_by": list(weight_set.used_by), "cached": cached,
-            "files": len(weight_set.files),
-            "trust_on_first_use": [f.path for f in weight_set.files if f.trust_on_first_use],
-        })
+    rows = [_list_row(weight_set, root) for weight_set in sets]
     if reporter.json_mode:
         reporter.result({"cache_dir": str(root), "sets": rows})
         return
     if reporter.quiet:
         return
     from rich.console import Console
-    from rich.table import Table
+
+    from thead.weights.fetch import human_size
 
     title = f"weight sets (cache: {root})"
-    cells = [[row["name"], human_size(row["size"]), row["license"],
-              "yes" if row["commercial_use"] else "no (non-commercial)", row["cached"], ", ".join(row["used_by"])]
-             for row in rows]
+    cells = [[row["name"], human_size(row["size"]), row["license"], "yes" if row["commercial_use"] else "no *",
+              row["cached"], ", ".join(map(used_by_label, row["used_by"]))] for row in rows]
+    reasons = [(s.name, non_commercial_reason(s)) for s in sets if not s.commercial_use]
+    footnote = "* not for commercial use:"
     console = Console(file=sys.stdout, highlight=False)
     if not console.is_terminal:  # piped: plain columns, one set per line, no colour or padding
-        sys.stdout.write(title + "\n" + plain_table(LIST_COLUMNS, cells, right=("size",)) + "\n")
+        lines = [title, plain_table(LIST_COLUMNS, cells, right=("size",))]
+        if reasons:
+            lines += ["", footnote, *(f"  {name}: {reason}" for name, reason in reasons)]
+        sys.stdout.write("\n".join(lines) + "\n")
         return
-    from rich.markup import escape
+    _print_rich_list(console, title, cells, reasons, footnote)
 
-    table = Table(title=escape(title), title_justify="left", box=None, pad_edge=False)
-    for column in LIST_COLUMNS:
-        table.add_column(column, justify="right" if column == "size" else "left", no_wrap=column == "name")
+
+def _print_rich_list(console, title: str, cells: list[list[str]], reasons: list[tuple[str, str]],
+                     footnote: str) -> None:
+    """The table fitted to the terminal: long cells fold onto more lines, "used by" goes when narrow."""
+    from rich.table import Table
+    from rich.text import Text
+
+    columns = LIST_COLUMNS if console.width >= NARROW else LIST_COLUMNS[:-1]
+    table = Table(title=Text(title), title_justify="left", box=None, pad_edge=False)
+    for column in columns:
+        table.add_column(column, justify="right" if column == "size" else "left", overflow="fold",
+                         no_wrap=column in ("name", "size", "cached"))
     for row in cells:
-        commercial = "yes" if row[3] == "yes" else f"[bold red]{row[3]}[/]"
-        table.add_row(*map(escape, row[:3]), commercial, *map(escape, row[4:]))
+        styles = ["", "", "", "" if row[3] == "yes" else "bold red", "", ""]
+        table.add_row(*(Text(cell, style=style) for cell, style in zip(row[:len(columns)], styles)))
     console.print(table)
+    if reasons:
+        notes = Table.grid(padding=(0, 1), pad_edge=False)
+        notes.add_column(no_wrap=True)
+        notes.add_column(overflow="fold")
+        for name, reason in reasons:
+            notes.add_row(Text(f"  {name}:"), Text(reason))
+        console.print(Text(footnote, style="bold red"))
+        console.print(notes)
+    if len(columns) < len(LIST_COLUMNS):
+        console.print(Text("(a wider terminal, or --json, also shows what uses each set)", style="dim"))
+
+
+def _list_row(weight_set, root: Path) -> dict:
+    from thead.weights.cache import CacheLayout, is_stamped
+
+    states, sizes = [], []
+    for file in weight_set.files:
+        layout = CacheLayout(root, file)
+        local = layout.cached()
+        sizes.append(layout.expected().size)
+        verified = local is not None and is_stamped(root, local, layout.expected())
+        states.append("no" if local is None else "yes" if verified else "unverified")
+    if all(s == "yes" for s in states):
+        cached = "yes"
+    elif all(s == "no" for s in states):
+        cached = "no"
+    else:
+        cached = "unverified" if "no" not in states else f"{states.count('yes')}/{len(states)}"
+    return {
+        "name": weight_set.name, "description": weight_set.description, "repo": weight_set.repo_id,
+        "revision": weight_set.revision, "size": None if None in sizes else sum(sizes),
+        "license": weight_set.license,
+        "commercial_use": weight_set.commercial_use, "used_by": list(weight_set.used_by), "cached": cached,
+        "files": len(weight_set.files),
+        "trust_on_first_use": [f.path for f in weight_set.files if f.trust_on_first_use],
+    }
+
+
+def used_by_label(entry: str) -> str:
+    """A ``used_by`` entry as shown: planned uses name no command, since it does not exist yet."""
+    return "nothing yet" if entry.startswith("planned:") else entry
+
+
+def non_commercial_reason(weight_set) -> str:
+    """Why a set is flagged: its licence, and the sentences of its notes about licences or hosting cards."""
+    sentences = re.split(r"(?<=\.)\s+(?=[A-Z])", weight_set.notes) if weight_set.notes else []
+    relevant = [s for s in sentences if re.search(r"licen[cs]e|commercial|\bcard\b", s, re.IGNORECASE)]
+    return " ".join([weight_set.license.rstrip(".") + ".", *relevant])
 
 
 def plain_table(columns: tuple[str, ...], rows: list[list[str]], right: tuple[str, ...] = ()) -> str:

@@ -15,16 +15,25 @@ from pathlib import Path
 import torch
 
 from thead.errors import WeightsError
+from thead.io.hashing import sha256_file
 
 PICKLE_SUFFIXES = {".pth", ".pt", ".ckpt", ".bin", ".model", ".tar"}
 
 
 def converted_path(source: str | os.PathLike) -> Path | None:
-    """Where the safetensors copy of a cached blob goes; None for files outside a hub cache."""
-    blob = Path(source).resolve()
-    if blob.parent.name != "blobs" or not blob.parent.parent.name.startswith("models--"):
+    """Where the safetensors copy of a cached blob goes; None for files outside a hub cache.
+
+    A snapshot link is read, not resolved: only a link to its own repo's ``blobs/`` counts, so a link
+    to a file elsewhere never places (or deletes) a copy outside the cache.
+    """
+    path = Path(os.path.abspath(source))
+    blob = Path(os.path.normpath(path.parent / os.readlink(path))) if path.is_symlink() else path
+    repo_dir = blob.parent.parent
+    if blob.parent.name != "blobs" or not repo_dir.name.startswith("models--"):
         return None
-    return blob.parents[2] / ".thead" / "safetensors" / f"{blob.parent.parent.name}--{blob.name}.safetensors"
+    if blob != path and repo_dir not in path.parents:
+        return None
+    return repo_dir.parent / ".thead" / "safetensors" / f"{repo_dir.name}--{blob.name}.safetensors"
 
 
 def find_converted(source: str | os.PathLike) -> Path | None:
@@ -43,7 +52,6 @@ def convert_to_safetensors(source: str | os.PathLike) -> Path:
     """Convert a cached pickled state dict to safetensors (once); returns the copy's path."""
     from safetensors.torch import save_file
 
-    from thead.weights.cache import sha256_file
     from thead.weights.load import load_checkpoint
 
     target = converted_path(source)
@@ -69,8 +77,6 @@ def convert_to_safetensors(source: str | os.PathLike) -> Path:
 
 def drop_if_tampered(source: str | os.PathLike) -> bool:
     """Re-hash the safetensors copy of ``source``; delete it (and say so) if it no longer matches."""
-    from thead.weights.cache import sha256_file
-
     target = converted_path(source)
     if target is None or not target.is_file():
         return False

@@ -1,8 +1,11 @@
 """Fetch weight files into the hub cache, from the hub or a local mirror, verified by size and sha256.
 
-Every file is handled under a file lock, written to a ``.incomplete`` file first (resumed if a
-previous run was interrupted), hashed, and only then moved into place, so concurrent runs are
-safe and nothing half-written is ever visible at the snapshot path.
+Every file is handled under a file lock, written to a ``.incomplete`` file first, hashed, and only
+then moved into place, so concurrent runs are safe and nothing half-written is ever visible at the
+snapshot path. An interrupted copy is resumed only when the origin recorded beside its partial file
+is the same (repo, revision, path, mirror file) and the file has a published or recorded sha256 to
+check the result against; otherwise it starts from zero. The partial file is opened without
+following links, and a mirror file that links outside the mirror folder is refused.
 """
 
 from __future__ import annotations
@@ -10,28 +13,25 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+import stat
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING
 
 from huggingface_hub.utils.tqdm import tqdm as hub_tqdm
 
 from thead.errors import WeightsError
-from thead.weights.cache import CacheLayout, Pin, is_offline, is_stamped, sha256_file, write_stamp
+from thead.io.hashing import sha256_file
+from thead.weights.cache import CacheLayout, Pin, is_offline, is_stamped, write_stamp
 from thead.weights.manifest import WeightFile, WeightSet
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from thead.report import Notes
+
+
 MIRROR_LAYOUT = "DIR/<repo>/<path>"
-
-
-class Notes(Protocol):
-    """What fetching tells the user (``thead.cli._output.Reporter`` fits)."""
-
-    def info(self, message: str) -> None: ...
-    def warn(self, message: str) -> None: ...
-    def progress(self, items: Iterable[T], total: int | None, description: str) -> Iterator[T]: ...
 
 
 @dataclass
@@ -126,8 +126,7 @@ class Fetcher:
                 elif cached is not None:
                     status = "verify"
                 elif self.mirror is not None:
-                    source = self.mirror / file.repo_id / file.path
-                    status = "copy" if source.is_file() else "missing-in-mirror"
+                    status = mirror_status(self.mirror, file)
                 else:
                     status = "download"
                 reports.append(FileReport(weight_set.name, file, status, cached, pin.sha256, pin.size))
@@ -169,34 +168,41 @@ class Fetcher:
         assert self.mirror is not None
         file = layout.file
         source = self.mirror / file.repo_id / file.path
-        if not source.is_file():
+        status = mirror_status(self.mirror, file)
+        if status == "missing-in-mirror":
             raise WeightsError(f"{set_name}: {source} is not in the mirror",
                                f"lay the mirror out as {MIRROR_LAYOUT}, e.g. hf download {file.repo_id} "
                                f"--revision {file.revision} --local-dir {self.mirror / file.repo_id}")
+        if status == "outside-mirror":
+            raise WeightsError(f"{set_name}: mirror file {source} links to {source.resolve()}, outside the mirror "
+                               "folder; nothing was installed",
+                               "copy the file into the mirror (links are followed only inside it)")
         pin = layout.expected()
-        size = source.stat().st_size
-        if pin.size is not None and size != pin.size:
-            raise WeightsError(f"{set_name}: mirror file {source} has {size} bytes, expected {pin.size} "
+        info = source.stat()
+        if pin.size is not None and info.st_size != pin.size:
+            raise WeightsError(f"{set_name}: mirror file {source} has {info.st_size} bytes, expected {pin.size} "
                                "(truncated or a different file); nothing was installed",
                                "replace the mirror file with the pinned revision")
-        partial = layout.incomplete
-        partial.parent.mkdir(parents=True, exist_ok=True)
-        resumed = partial.stat().st_size if partial.exists() else 0
-        copy_resumable(source, partial)
-        sha = sha256_file(partial)
-        if pin.sha256 and sha != pin.sha256 and resumed:
-            partial.unlink()  # the earlier partial was not a prefix of this file: start over once
-            copy_resumable(source, partial)
-            sha = sha256_file(partial)
-        problem = _mismatch(pin, sha, size)
+        origin = {"repo": file.repo_id, "revision": file.revision, "path": file.path,
+                  "source": str(source.resolve()), "size": info.st_size, "mtime_ns": info.st_mtime_ns}
+        # without a hash to check against, a resumed file could splice old and new bytes: start over
+        resumed = layout.start_partial(origin, resume=pin.sha256 is not None)
+        copy_resumable(source, layout.incomplete)
+        sha = sha256_file(layout.incomplete)
+        if resumed and sha != pin.sha256:  # the earlier partial was not a prefix of this file: start over once
+            layout.start_partial(origin, resume=False)
+            copy_resumable(source, layout.incomplete)
+            sha = sha256_file(layout.incomplete)
+        problem = _mismatch(pin, sha, info.st_size)
         if problem:
-            partial.unlink()
+            layout.drop_partial()
             raise WeightsError(f"{set_name}: {source} failed verification ({problem}); the copy was deleted",
                                "replace the mirror file with the pinned revision")
-        local = layout.place(partial, sha)
-        self._record(set_name, layout, sha, size)
-        self.notes.info(f"{set_name}: installed {file.path} from the mirror ({human_size(size)})")
-        return FileReport(set_name, file, "copied", local, sha, size)
+        local = layout.place(layout.incomplete, sha)
+        layout.drop_partial()
+        self._record(set_name, layout, sha, info.st_size)
+        self.notes.info(f"{set_name}: installed {file.path} from the mirror ({human_size(info.st_size)})")
+        return FileReport(set_name, file, "copied", local, sha, info.st_size)
 
     def _download(self, set_name: str, layout: CacheLayout, step: str) -> FileReport:
         file = layout.file
@@ -276,14 +282,28 @@ def hub_logs_held_back() -> Iterator[None]:
         hub_logger.setLevel(level)
 
 
+def mirror_status(mirror: Path, file: WeightFile) -> str:
+    """``copy``, ``missing-in-mirror``, or ``outside-mirror`` for a mirror file that links out of the mirror."""
+    source = mirror / file.repo_id / file.path
+    if not source.is_file():
+        return "missing-in-mirror"
+    if not source.resolve().is_relative_to(mirror.resolve()):
+        return "outside-mirror"
+    return "copy"
+
+
 def copy_resumable(source: Path, partial: Path) -> int:
-    """Append to ``partial`` the bytes of ``source`` it does not have yet; return how many were copied."""
+    """Append to ``partial`` the bytes of ``source`` it does not have yet; return how many were copied.
+
+    ``partial`` is opened without following links and must be a regular file with one link, so bytes
+    never go through a link planted in the cache to a file elsewhere.
+    """
     total = source.stat().st_size
-    done = partial.stat().st_size if partial.exists() else 0
-    if done > total:
-        partial.unlink()
-        done = 0
-    with open(source, "rb") as src, open(partial, "ab") as dst:
+    with open(source, "rb") as src, os.fdopen(_open_partial(partial), "ab") as dst:
+        done = os.fstat(dst.fileno()).st_size
+        if done > total:
+            os.ftruncate(dst.fileno(), 0)
+            done = 0
         src.seek(done)
         shutil.copyfileobj(src, dst, 1 << 20)
         dst.flush()
@@ -291,11 +311,27 @@ def copy_resumable(source: Path, partial: Path) -> int:
     return total - done
 
 
+def _open_partial(partial: Path) -> int:
+    """A file descriptor appending to ``partial``; refuses links, hard links and anything not a regular file."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    refusal = WeightsError(f"{partial} is not a plain file of the weights cache (a link?); nothing was written "
+                           "through it", f"delete {partial} and run again")
+    try:
+        fd = os.open(partial, flags, 0o644)
+    except OSError as exc:  # ELOOP: a symbolic link
+        raise refusal from exc
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+        os.close(fd)
+        raise refusal
+    return fd
+
+
 def _mismatch(pin: Pin, sha: str, size: int) -> str:
     if pin.size is not None and size != pin.size:
         return f"{size} bytes, expected {pin.size}"
     if pin.sha256 is not None and sha != pin.sha256:
-        return f"sha256 {sha[:12]}…, expected {pin.sha256[:12]}…"
+        return f"sha256 {sha}, expected {pin.sha256}"
     return ""
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 from pathlib import Path
 
 import torch
@@ -26,11 +27,19 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 
             return load_file(str(converted or path))
         state = torch.load(str(path), map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, OSError, ValueError) as exc:
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        holds = f"a reference to {found.group(1)}" if found else "objects other than tensors"
         raise WeightsError(
-            f"cannot load {path} safely ({str(exc).splitlines()[0]})",
-            "re-fetch it with `thead fetch-weights --verify`; thead never unpickles code",
-        ) from exc
+            f"cannot load {path} safely: it holds {holds}, which only running code from the file would read",
+            "use a safetensors weight set instead (thead fetch-weights --list shows them)",
+        ) from None
+    except (RuntimeError, OSError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "weights_only" in reason:  # PyTorch's advice to turn the safety off is never passed on
+            reason = "not a plain tensor checkpoint"
+        raise WeightsError(f"cannot load {path} safely ({reason})",
+                           "re-fetch it with `thead fetch-weights --verify`, or use a safetensors weight set") from exc
     if not isinstance(state, dict):
         raise WeightsError(f"{path} does not hold a state dict", "re-fetch it with `thead fetch-weights`")
     return state

@@ -8,7 +8,7 @@ One table per weight set::
     revision = "<40-hex commit>"            # never a branch or tag
     license = "MIT"
     commercial_use = true
-    used_by = ["backend:liveportrait"]
+    used_by = ["backend:liveportrait"]     # or metric:NAME, face:NAME, planned:WHAT (nothing loads it yet)
     files = [
       { path = "liveportrait/base_models/warping_module.pth", size = 182180086, sha256 = "<64 hex>" },
     ]
@@ -19,6 +19,7 @@ recorded in the cache on the first fetch. ``size`` may be omitted when no public
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -30,10 +31,13 @@ from thead.errors import WeightsError
 
 MANIFEST_ENV = "THEAD_WEIGHTS_MANIFEST"
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-_REPO = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# every check is a full match: "$" would also accept a trailing newline
+_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
+_REPO = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_USE = re.compile(r"(backend|metric|face):[a-z0-9][a-z0-9-]*( \([^()\n]*\))?|planned:[^\n]+")
 _SET_KEYS = {"description", "repo", "revision", "license", "commercial_use", "used_by", "files", "notes"}
 _FILE_KEYS = {"path", "size", "sha256", "repo", "revision"}
 
@@ -110,10 +114,22 @@ def load_manifest(path: str | os.PathLike | None = None) -> Manifest:
     """Parse and validate a manifest; every error names the file and line."""
     source = Path(path) if path is not None else default_manifest_path()
     try:
-        text = source.read_text(encoding="utf-8")
+        data = source.read_bytes()
     except OSError as exc:
-        raise WeightsError(f"cannot read weights manifest {source} ({exc.strerror})", "reinstall thead") from exc
-    return parse_manifest(text, str(source))
+        hint = "reinstall thead" if path is None and MANIFEST_ENV not in os.environ else "give a readable weights.toml"
+        raise WeightsError(f"cannot read weights manifest {source} ({exc.strerror})", hint) from exc
+    return decode_manifest(data, str(source))
+
+
+def decode_manifest(data: bytes, source: str = "weights.toml") -> Manifest:
+    """Parse the bytes of a manifest file, which must be UTF-8 (as TOML requires)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise WeightsError(f"{source}: line {line}: not UTF-8 text (byte {exc.start})",
+                           "save the weights manifest as UTF-8") from None
+    return parse_manifest(text, source)
 
 
 def parse_manifest(text: str, source: str = "weights.toml") -> Manifest:
@@ -124,6 +140,8 @@ def parse_manifest(text: str, source: str = "weights.toml") -> Manifest:
         line = getattr(exc, "lineno", None) or _line_from_message(str(exc))
         raise WeightsError(f"{source}: line {line}: malformed TOML ({_first_clause(str(exc))})",
                            "fix the manifest syntax") from exc
+    except RecursionError:
+        raise WeightsError(f"{source}: arrays or tables nested too deeply", "fix the manifest syntax") from None
     sets = {}
     for name, table in data.items():
         where = _Locator(text, source, name)
@@ -134,7 +152,7 @@ def parse_manifest(text: str, source: str = "weights.toml") -> Manifest:
 
 
 def _parse_set(name: str, table: dict, where: "_Locator") -> WeightSet:
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         where.fail(f"set name {name!r} must be lowercase letters, digits and dashes")
     unknown = sorted(set(table) - _SET_KEYS)
     if unknown:
@@ -144,9 +162,12 @@ def _parse_set(name: str, table: dict, where: "_Locator") -> WeightSet:
             where.fail(f"[{name}] needs a non-empty {key} string", key)
     if not isinstance(table.get("commercial_use"), bool):
         where.fail(f"[{name}] needs commercial_use = true or false", "commercial_use")
+    if not isinstance(table.get("notes", ""), str):
+        where.fail(f"[{name}] notes must be a string", "notes")
     used_by = table.get("used_by", [])
-    if not isinstance(used_by, list) or not all(isinstance(u, str) for u in used_by):
-        where.fail(f"[{name}] used_by must be a list of strings", "used_by")
+    if not isinstance(used_by, list) or not all(isinstance(u, str) and _USE.fullmatch(u) for u in used_by):
+        where.fail(f"[{name}] used_by must list backend:NAME, metric:NAME, face:NAME or planned:WHAT entries "
+                   "(what loads the set)", "used_by")
     files = table.get("files")
     if not isinstance(files, list) or not files:
         where.fail(f"[{name}] needs a non-empty files list", "files")
@@ -160,7 +181,7 @@ def _parse_set(name: str, table: dict, where: "_Locator") -> WeightSet:
         seen.add(f.path)
     return WeightSet(name=name, description=table["description"].strip(), repo_id=repo_id, revision=revision,
                      license=table["license"].strip(), commercial_use=table["commercial_use"],
-                     used_by=tuple(used_by), files=parsed, notes=str(table.get("notes", "")).strip())
+                     used_by=tuple(used_by), files=parsed, notes=table.get("notes", "").strip())
 
 
 def _parse_file(entry: object, repo_id: str, revision: str, where: "_Locator") -> WeightFile:
@@ -175,7 +196,7 @@ def _parse_file(entry: object, repo_id: str, revision: str, where: "_Locator") -
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size <= 0):
         where.fail(f"size of {path!r} must be a positive integer (bytes)", path)
     sha = entry.get("sha256", "")
-    if not isinstance(sha, str) or (sha and not _SHA256.match(sha)):
+    if not isinstance(sha, str) or (sha and not _SHA256.fullmatch(sha)):
         where.fail(f"sha256 of {path!r} must be 64 lowercase hex digits, or \"\" for trust on first use", path)
     return WeightFile(
         path=path,
@@ -189,19 +210,28 @@ def _parse_file(entry: object, repo_id: str, revision: str, where: "_Locator") -
 def _check_path(path: str, where: "_Locator") -> None:
     """Refuse paths that could leave the cache: absolute, drive-qualified, backslashes or ``..``."""
     parts = path.split("/")
-    if (not path or path.startswith(("/", "~")) or "\\" in path or re.match(r"^[A-Za-z]:", path)
-            or any(p in ("", ".", "..") for p in parts)):
-        where.fail(f"file path {path!r} must be relative inside the repo (no '..', no absolute path)", path)
+    if (not path or path.startswith(("/", "~")) or "\\" in path or re.match(r"[A-Za-z]:", path)
+            or any(p in ("", ".", "..") for p in parts) or _CONTROL.search(path)):
+        where.fail(f"file path {path!r} must be relative inside the repo (no '..', no absolute path, "
+                   "no control characters)", path)
 
 
 def _check_repo(repo: object, where: "_Locator") -> str:
-    if not isinstance(repo, str) or not _REPO.match(repo) or ".." in repo:
+    """owner/name, as thead and huggingface_hub's own validator both accept it."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    if not isinstance(repo, str) or not _REPO.fullmatch(repo) or ".." in repo:
         where.fail(f"repo {repo!r} must look like owner/name", str(repo))
+    try:
+        validate_repo_id(repo)
+    except HFValidationError as exc:
+        where.fail(f"repo {repo!r} is not a valid hub repo id ({str(exc).splitlines()[0]})", repo)
     return repo  # type: ignore[return-value]
 
 
 def _check_revision(revision: object, where: "_Locator") -> str:
-    if not isinstance(revision, str) or not _COMMIT.match(revision):
+    if not isinstance(revision, str) or not _COMMIT.fullmatch(revision):
         where.fail(f"revision {revision!r} must be a 40-hex commit hash, never a branch or tag", str(revision))
     return revision  # type: ignore[return-value]
 
@@ -221,7 +251,7 @@ class _Locator:
             end = next((i for i in range(self.start + 1, len(self.lines))
                         if self.lines[i].lstrip().startswith("[") and not self.lines[i].lstrip().startswith("[[")),
                        len(self.lines))
-            variants = (needle, needle.replace("\\", "\\\\"))  # as written in a TOML basic string
+            variants = (needle, json.dumps(needle, ensure_ascii=False)[1:-1])  # as in a TOML basic string
             line = next((i for i in range(self.start, end) if any(v in self.lines[i] for v in variants)), self.start)
         raise WeightsError(f"{self.source}: line {line + 1}: {message}", "fix the weights manifest")
 
