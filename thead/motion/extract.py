@@ -2,44 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
 from thead.errors import NoFaceError
-from thead.face import geometry
 from thead.face.mesh import FaceTracker
 from thead.motion.smooth import smooth_track
+from thead.motion.spaces import measure_face
+from thead.motion.spaces.landmarks import LANDMARKS
 from thead.motion.track import MotionTrack
-
-SPACE = "landmarks"
 
 
 def face_motion(points: np.ndarray) -> dict[str, np.ndarray]:
-    """One motion frame (space ``landmarks``) from 478 landmarks in pixels.
+    """One motion frame (space ``landmarks``) from 478 landmarks in pixels: the shared channels
+    (:func:`thead.motion.spaces.measure_face`) and the pose-free ``expression``."""
+    channels, expression = measure_face(points)
+    return {**channels, "expression": expression}
 
-    Eyes, mouth and gaze are measured on the pose-free expression, the same way
-    :mod:`thead.motion.edits` measures them, so measured and edited tracks agree and a turned
-    head does not read as a squint.
+
+def fill_gaps(points: Sequence[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
+    """Interpolate missing frames (None) linearly between found ones, held at the ends; returns (values, valid).
+
+    The one gap filler of every motion space: values of any shape [...], stacked to [T, ...] float32.
     """
-    pose = geometry.estimate_head_pose(points)
-    expression = geometry.canonicalize(points, pose)
-    return {
-        "yaw": np.float32(pose.yaw),
-        "pitch": np.float32(pose.pitch),
-        "roll": np.float32(pose.roll),
-        "translation": pose.translation.astype(np.float32),
-        "scale": np.float32(pose.scale),
-        "eye_open": np.array(geometry.eye_openness(expression), np.float32),
-        "gaze": np.array(geometry.gaze(expression), np.float32),
-        "mouth_open": np.float32(geometry.mouth_openness(expression)),
-        "expression": expression,
-        "valid": np.float32(1.0),
-    }
-
-
-def fill_gaps(points: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
-    """Interpolate missing frames linearly between found ones (held at the ends); returns (points, valid)."""
     valid = np.array([p is not None for p in points])
     if not valid.any():
         raise NoFaceError("no face found in any driving frame", "use a driving video that shows a face")
@@ -84,4 +70,4 @@ def motion_from_points(points: np.ndarray, fps: float, valid: np.ndarray | None 
     channels = {name: np.stack([frame[name] for frame in per_frame]).astype(np.float32) for name in per_frame[0]}
     if valid is not None:
         channels["valid"] = valid.astype(np.float32)
-    return MotionTrack(fps=float(fps), space=SPACE, channels=channels)
+    return MotionTrack(fps=float(fps), space=LANDMARKS.name, channels=channels)

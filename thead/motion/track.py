@@ -1,50 +1,54 @@
 """The motion track: thead's intermediate representation between driving and rendering.
 
-A track is a set of per-frame channels (numpy arrays whose first axis is time) with a frame
-rate, a *space* naming the representation the channels live in, and a format version. It is
+A track is a set of per-frame channels (float32 numpy arrays whose first axis is time) with a
+frame rate, a *space* naming the representation the channels live in, and a format version. It is
 stored as safetensors (tensors + string metadata) or as an ``.npz`` read without pickle.
 
-Channels shared by every space (all float32, T = number of frames):
-
-=================  ===========  ==================================================
-``yaw``            [T]          head yaw in degrees (positive: subject turns to image left)
-``pitch``          [T]          head pitch in degrees (positive: looks up)
-``roll``           [T]          head roll in degrees (positive: in-plane, clockwise on screen)
-``translation``    [T, 3]       head centre: x, y in pixels of the analysed frame, z relative
-``scale``          [T]          head size in pixels (inter-ocular based)
-``eye_open``       [T, 2]       eye openness, left and right (lid gap / eye width)
-``gaze``           [T, 2]       iris offset inside the eye, x and y, roughly in [-1, 1]
-``mouth_open``     [T]          inner-lip gap / mouth width
-``valid``          [T]          1 where a face was measured, 0 where values were held/interpolated
-=================  ===========  ==================================================
-
-Space-specific channels: ``landmarks`` space adds ``expression`` [T, 478, 3], the pose-free
-canonical landmarks; ``liveportrait`` space adds ``lp_exp`` [T, 21, 3], ``lp_t`` [T, 3],
-``lp_scale`` [T], ``lp_pitch``/``lp_yaw``/``lp_roll`` [T] (degrees), ``lp_eye_ratio`` [T, 2],
-``lp_lip_ratio`` [T] and ``lp_retarget`` [T, 2] (weights of eye and lip retargeting: 0 as
-measured, set by edits).
+The channels of each space, their units and bounds are declared in :mod:`thead.motion.spaces`;
+every track is validated against its space when it is read and when it is written
+(:func:`thead.motion.spaces.validate_track`): all channels present, float32, ``[T, *shape]`` with
+one T >= 1, finite and within their bounds, fps within 1..240. A file that fails any check is a
+:class:`BadInputError` (exit 3) naming the file and the field.
 """
 
 from __future__ import annotations
 
 import json
+import lzma
 import os
+import struct
+import tokenize
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from safetensors import SafetensorError
 
 from thead.errors import BadInputError
+from thead.motion.spaces import COMMON_CHANNELS, check_fps, validate_track
+from thead.motion.spaces.schema import HINT, TRACK
 
 FORMAT = "thead.motion"
 VERSION = 1
-COMMON_CHANNELS = ("yaw", "pitch", "roll", "translation", "scale", "eye_open", "gaze", "mouth_open", "valid")
 SUFFIXES = (".motion.safetensors", ".safetensors", ".npz")
+HEADER = "__header__"  # the npz member holding the JSON header
+# What reading arbitrary bytes can raise in numpy's npz reader and in safetensors.
+READ_ERRORS = (OSError, ValueError, TypeError, KeyError, EOFError, MemoryError, OverflowError, SyntaxError,
+               RecursionError, NotImplementedError, struct.error, tokenize.TokenError, zipfile.BadZipFile, zlib.error,
+               lzma.LZMAError, SafetensorError)
+
+__all__ = ["COMMON_CHANNELS", "FORMAT", "VERSION", "MotionTrack", "is_motion_path"]
 
 
 @dataclass
 class MotionTrack:
-    """Per-frame motion channels with a frame rate and the space they live in."""
+    """Per-frame motion channels with a frame rate and the space they live in.
+
+    Construction checks the frame rate and that channels agree in length (``BadInputError``);
+    :meth:`validate`, run by :meth:`save` and :meth:`load`, checks the whole schema of the space.
+    """
 
     fps: float
     space: str
@@ -52,11 +56,11 @@ class MotionTrack:
     metadata: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.fps = check_fps(self.fps)
         lengths = {name: len(value) for name, value in self.channels.items()}
         if len(set(lengths.values())) > 1:
-            raise ValueError(f"motion channels differ in length: {lengths}")
-        if self.fps <= 0:
-            raise ValueError(f"motion track fps must be positive, got {self.fps}")
+            raise BadInputError(f"motion channels differ in length: {lengths}",
+                                "give every channel one value per frame")
 
     def __len__(self) -> int:
         return len(next(iter(self.channels.values()))) if self.channels else 0
@@ -72,15 +76,20 @@ class MotionTrack:
         """All channels at one frame."""
         return {name: value[index] for name, value in self.channels.items()}
 
+    def validate(self, where: str = TRACK) -> None:
+        """Raise :class:`BadInputError` naming ``where`` and the field unless the track fits its space."""
+        validate_track(self.space, self.fps, self.channels, where)
+
     def save(self, path: str | os.PathLike) -> None:
-        """Write as safetensors (``.safetensors``) or pickle-free npz (``.npz``)."""
+        """Validate, then write as safetensors (``.safetensors``) or pickle-free npz (``.npz``)."""
         path = Path(path)
+        self.validate(f"motion track for {path}")
         tensors = {name: np.ascontiguousarray(value) for name, value in self.channels.items()}
         header = {"format": FORMAT, "version": str(VERSION), "fps": repr(float(self.fps)), "space": self.space}
         header["metadata"] = json.dumps(self.metadata, sort_keys=True)
         if path.suffix == ".npz":
             with open(path, "wb") as handle:  # np.savez would append .npz to a temporary name
-                np.savez(handle, **tensors, __header__=np.array(json.dumps(header)))
+                np.savez(handle, **tensors, **{HEADER: np.array(json.dumps(header))})
         else:
             from safetensors.numpy import save_file
 
@@ -88,34 +97,75 @@ class MotionTrack:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> MotionTrack:
-        """Read a track written by :meth:`save`; never unpickles."""
+        """Read and validate a track written by :meth:`save`; never unpickles."""
         path = Path(path)
         try:
-            if path.suffix == ".npz":
-                with np.load(path, allow_pickle=False) as data:
-                    if "__header__" not in data.files:
-                        raise BadInputError(f"{path} is not a thead motion track", "write one with --motion-out")
-                    header = json.loads(str(data["__header__"]))
-                    tensors = {k: data[k] for k in data.files if k != "__header__"}
-            else:
-                from safetensors import safe_open
-
-                with safe_open(str(path), framework="numpy") as handle:
-                    header = dict(handle.metadata() or {})
-                    tensors = {k: handle.get_tensor(k) for k in handle.keys()}
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
-            raise BadInputError(f"{path} is not a readable motion track ({exc})", "write one with --motion-out") from exc
+            header, tensors = _read_npz(path) if path.suffix == ".npz" else _read_safetensors(path)
+        except READ_ERRORS as exc:
+            raise BadInputError(f"{path} is not a readable motion track ({type(exc).__name__}: {exc})", HINT) from exc
+        where = str(path)
         if header.get("format") != FORMAT:
-            raise BadInputError(f"{path} is not a thead motion track", "write one with --motion-out")
-        version = int(header.get("version", "0"))
-        if version > VERSION:
-            raise BadInputError(f"{path} has motion format version {version}; this thead reads up to {VERSION}", "upgrade thead")
-        return cls(
-            fps=float(header["fps"]),
-            space=header["space"],
-            channels=tensors,
-            metadata=json.loads(header.get("metadata", "{}")),
-        )
+            raise BadInputError(f"{path} is not a thead motion track (no '{FORMAT}' format in its header)", HINT)
+        _check_version(header.get("version"), where)
+        fps, space = _number(header.get("fps"), where), header.get("space")
+        validate_track(space, fps, tensors, where)
+        return cls(fps=fps, space=space, channels=tensors, metadata=_metadata(header.get("metadata", "{}"), where))
+
+
+def _read_npz(path: Path) -> tuple[dict[str, str], dict[str, np.ndarray]]:
+    with np.load(path, allow_pickle=False) as data:
+        if HEADER not in data.files:
+            raise BadInputError(f"{path} is not a thead motion track (no {HEADER} entry)", HINT)
+        try:
+            arrays = {name: data[name] for name in data.files}
+        except ValueError as exc:
+            if "pickle" in str(exc):
+                raise BadInputError(f"{path} holds pickled (object) arrays, which thead never loads",
+                                    "save motion channels as float32 arrays") from exc
+            raise
+    raw = arrays.pop(HEADER)
+    if raw.dtype.kind != "U" or raw.ndim != 0:
+        raise BadInputError(f"{path}: {HEADER} is not a JSON string", HINT)
+    header = json.loads(str(raw))
+    if not isinstance(header, dict) or not all(isinstance(v, str) for v in header.values()):
+        raise BadInputError(f"{path}: {HEADER} is not a JSON object of strings", HINT)
+    return header, arrays
+
+
+def _read_safetensors(path: Path) -> tuple[dict[str, str], dict[str, np.ndarray]]:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="numpy") as handle:
+        header = dict(handle.metadata() or {})
+        return header, {name: handle.get_tensor(name) for name in handle.keys()}
+
+
+def _check_version(version: object, where: str) -> None:
+    text = str(version)
+    if version is None or not (text.isascii() and text.isdigit()):
+        raise BadInputError(f"{where}: motion format version {version!r} is not a whole number", HINT)
+    if int(text) > VERSION:
+        raise BadInputError(f"{where} has motion format version {int(text)}; this thead reads up to {VERSION}",
+                            "upgrade thead")
+    if int(text) < 1:
+        raise BadInputError(f"{where}: unknown motion format version {int(text)}", HINT)
+
+
+def _number(text: object, where: str) -> float:
+    try:
+        return float(str(text))
+    except ValueError:
+        raise BadInputError(f"{where}: fps {text!r} is not a number", HINT) from None
+
+
+def _metadata(text: str, where: str) -> dict[str, str]:
+    try:
+        metadata = json.loads(text)
+    except (ValueError, RecursionError):
+        metadata = None
+    if not isinstance(metadata, dict):
+        raise BadInputError(f"{where}: metadata is not a JSON object", HINT)
+    return metadata
 
 
 def is_motion_path(path: str | os.PathLike) -> bool:

@@ -1,9 +1,7 @@
-"""LivePortrait motion frames <-> thead motion-track channels; gap filling and temporal smoothing.
+"""LivePortrait motion frames <-> thead motion-track channels; stacking and temporal smoothing.
 
-A frame in the ``liveportrait`` space holds the motion extractor's pose (``lp_pitch``/``lp_yaw``/
-``lp_roll`` in degrees), translation ``lp_t`` [3], expression ``lp_exp`` [21, 3] and ``lp_scale``,
-plus LivePortrait's eye and lip ratios and the shared channels measured on the MediaPipe mesh.
-``lp_retarget`` [2] weighs eye and lip retargeting towards those ratios (0 as measured; edits set it).
+The ``liveportrait`` space itself (channels, shapes, units, bounds) is declared in
+:mod:`thead.motion.spaces.liveportrait`; this module measures and converts its frames.
 """
 
 from __future__ import annotations
@@ -13,10 +11,13 @@ import torch
 
 from thead.backends.liveportrait.crop import closure_ratios
 from thead.backends.liveportrait.keypoints import KeypointInfo
-from thead.face import geometry
+from thead.motion.extract import fill_gaps
 from thead.motion.smooth import smooth_track
+from thead.motion.spaces import measure_face
+from thead.motion.spaces.liveportrait import LP_CHANNELS
 
-LP_CHANNELS = ("lp_pitch", "lp_yaw", "lp_roll", "lp_t", "lp_exp", "lp_scale", "lp_eye_ratio", "lp_lip_ratio")
+__all__ = ["LP_CHANNELS", "SMOOTHING_UNITS", "face_channels", "keypoint_channels", "keypoint_info", "smooth_channels",
+           "stack_frames"]
 # Typical size of a motion in each channel: smoothing works in these units, so one strength fits all.
 SMOOTHING_UNITS = {
     "lp_pitch": 10.0, "lp_yaw": 10.0, "lp_roll": 10.0, "lp_t": 0.02, "lp_exp": 0.02, "lp_scale": 0.05,
@@ -26,18 +27,11 @@ SMOOTHING_UNITS = {
 
 
 def face_channels(points: np.ndarray) -> dict[str, np.ndarray]:
-    """Shared channels and LivePortrait ratios measured on one face's 478 landmarks."""
-    pose = geometry.estimate_head_pose(points)
+    """Shared channels (measured as in every space) and LivePortrait's ratios of one face's 478 landmarks."""
+    shared, _ = measure_face(points)
     eye_ratio, lip_ratio = closure_ratios(points)
-    return {
-        "yaw": np.float32(pose.yaw), "pitch": np.float32(pose.pitch), "roll": np.float32(pose.roll),
-        "translation": np.asarray(pose.translation, np.float32), "scale": np.float32(pose.scale),
-        "eye_open": np.array(geometry.eye_openness(points), np.float32),
-        "gaze": np.array(geometry.gaze(points), np.float32),
-        "mouth_open": np.float32(geometry.mouth_openness(points)),
-        "lp_eye_ratio": eye_ratio, "lp_lip_ratio": np.float32(lip_ratio),
-        "lp_retarget": np.zeros(2, np.float32), "valid": np.float32(1.0),
-    }
+    return {**shared, "lp_eye_ratio": eye_ratio, "lp_lip_ratio": np.float32(lip_ratio),
+            "lp_retarget": np.zeros(2, np.float32)}
 
 
 def keypoint_channels(info: KeypointInfo) -> list[dict[str, np.ndarray]]:
@@ -65,20 +59,16 @@ def keypoint_info(frame: dict[str, np.ndarray], kp: torch.Tensor) -> KeypointInf
 
 
 def stack_frames(frames: list[dict[str, np.ndarray] | None]) -> tuple[dict[str, np.ndarray], int]:
-    """Stack per-frame channels into [T, ...] arrays; missing frames (None) are interpolated or held.
+    """Stack per-frame channels into [T, ...] arrays, missing frames (None) filled by :func:`fill_gaps`.
 
     Returns the channels and the number of missing frames; ``valid`` is 0 where a frame was filled.
     """
-    present = [i for i, frame in enumerate(frames) if frame is not None]
-    template = frames[present[0]]
+    names = next(frame for frame in frames if frame is not None).keys()
     channels: dict[str, np.ndarray] = {}
-    for name, value in template.items():
-        known = np.stack([np.asarray(frames[i][name], np.float32) for i in present])
-        flat = known.reshape(len(present), -1)
-        filled = np.stack([np.interp(np.arange(len(frames)), present, column) for column in flat.T], axis=1)
-        channels[name] = filled.reshape(len(frames), *np.shape(value)).astype(np.float32)
-    channels["valid"] = np.array([frame is not None for frame in frames], np.float32)
-    return channels, len(frames) - len(present)
+    for name in names:
+        channels[name], valid = fill_gaps([None if frame is None else np.asarray(frame[name]) for frame in frames])
+    channels["valid"] = valid.astype(np.float32)
+    return channels, int((~valid).sum())
 
 
 def smooth_channels(channels: dict[str, np.ndarray], fps: float, strength: float) -> dict[str, np.ndarray]:

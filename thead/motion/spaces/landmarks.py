@@ -1,0 +1,16 @@
+"""The embedded ``landmarks`` space: shared channels plus the pose-free MediaPipe mesh."""
+
+from __future__ import annotations
+
+from thead.motion.spaces.schema import Channel, MotionSpace
+from thead.motion.spaces.shared import COMMON
+
+LANDMARKS = MotionSpace(
+    name="landmarks",
+    doc="MediaPipe's 478 face landmarks: pose in the shared channels, the rest as a pose-free mesh",
+    channels=COMMON + (
+        Channel("expression", (478, 3), (-100.0, 100.0), "inter-ocular distances",
+                "pose-free, size-free landmarks: R^T (points - centre) / scale"),
+    ),
+    rest=None,  # a neutral mesh is a face's own: start from face_motion() of the portrait
+)
