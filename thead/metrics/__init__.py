@@ -1,15 +1,14 @@
 """Metric registry for ``thead eval``: a metric is one module plus one line here.
 
-Each entry maps a name to "module:Class"; classes are imported lazily so ``thead --help`` stays
-fast and a metric whose optional dependency is missing does not break the others.
+Each entry maps a name to "module:Class"; classes are imported lazily (see :mod:`thead.registry`)
+so ``thead --help`` stays fast and a metric whose optional dependency is missing does not break the others.
 """
 
 from __future__ import annotations
 
-import importlib
-
 from thead.errors import UsageError
 from thead.metrics.base import Metric, MetricResult, Sample
+from thead.registry import Registry
 
 METRICS: dict[str, str] = {
     "ssim": "thead.metrics.ssim:SSIM",
@@ -37,29 +36,24 @@ VARIANTS: dict[str, str] = {
 }
 ALIASES = {"lse": "sync", "syncnet": "sync", "lse-d": "sync", "lse-c": "sync", "inception-score": "is"}
 
+REGISTRY: Registry[Metric] = Registry("metric", METRICS, extra=VARIANTS, aliases=ALIASES, hint=" (or 'all')")
+
 
 def get_metric_class(name: str) -> type[Metric]:
     """The class registered as ``name`` (or one of its aliases)."""
-    key = ALIASES.get(name.lower(), name.lower())
-    target = METRICS.get(key) or VARIANTS.get(key)
-    if target is None:
-        known = ", ".join([*METRICS, *VARIANTS])
-        raise UsageError(f"unknown metric '{name}'", f"choose from: {known} (or 'all')")
-    module_name, _, class_name = target.partition(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    return REGISTRY.get(name)
 
 
-def parse_metric_list(spec: str) -> list[str]:
-    """``"all"`` or a comma-separated list to canonical names, order kept, duplicates dropped."""
-    if spec.strip().lower() == "all":
-        return list(METRICS)
+def parse_metric_list(spec: str | list[str] | tuple[str, ...]) -> list[str]:
+    """``"all"``, a comma-separated string or a list of names to canonical names, order kept, duplicates dropped."""
+    items = spec.split(",") if isinstance(spec, str) else list(spec)
+    if [item.strip().lower() for item in items] == ["all"]:
+        return REGISTRY.names()
     names: list[str] = []
-    for item in spec.split(","):
-        item = item.strip()
-        if not item:
+    for item in items:
+        if not item.strip():
             continue
-        get_metric_class(item)  # validates
-        key = ALIASES.get(item.lower(), item.lower())
+        key = REGISTRY.canonical(item)
         if key not in names:
             names.append(key)
     if not names:
@@ -67,4 +61,5 @@ def parse_metric_list(spec: str) -> list[str]:
     return names
 
 
-__all__ = ["ALIASES", "METRICS", "VARIANTS", "Metric", "MetricResult", "Sample", "get_metric_class", "parse_metric_list"]
+__all__ = ["ALIASES", "METRICS", "REGISTRY", "VARIANTS", "Metric", "MetricResult", "Sample", "get_metric_class",
+           "parse_metric_list"]

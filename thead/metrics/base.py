@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from abc import ABC, abstractmethod
@@ -17,6 +16,7 @@ import numpy as np
 import torch
 
 from thead.errors import WeightsError
+from thead.io.hashing import sha256_file
 
 T = TypeVar("T")
 
@@ -147,12 +147,8 @@ def _torch_hub_file(fname: str) -> Path | None:
 
 @lru_cache(maxsize=32)
 def file_sha256(path: Path) -> str:
-    """Hex sha256 of a weights file (cached; printed in protocols)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """Hex sha256 of a weights file, hashed once per process (printed in every protocol)."""
+    return sha256_file(path)
 
 
 def frames_to_tensor(frames: Sequence[np.ndarray], dtype: torch.dtype = torch.float32,

@@ -10,7 +10,9 @@ to the generated size (area interpolation) with a note. An image compares as a o
 from __future__ import annotations
 
 import csv
+import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +36,8 @@ class Item:
     reference: Path | None = None
     source: Path | None = None
     audio: Path | None = None
+    #: why this row cannot be evaluated (a missing file), kept so the other rows still are.
+    error: BadInputError | None = None
 
 
 @dataclass
@@ -113,14 +117,22 @@ def load_sample(item: Item, device: torch.device, weights_dir: Path | None = Non
 
 
 def _require(path: Path, what: str) -> Path:
-    if not path.exists():
+    try:
+        exists = path.exists()
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+        raise BadInputError(f"{what} {path!r} is not a usable path ({exc})", "check the path") from exc
+    if not exists:
         raise BadInputError(f"{what} {path} does not exist", "check the path")
     return path
 
 
 def collect_items(generated: Path, reference: Path | None = None, ref_dir: Path | None = None,
                   source: Path | None = None, audio: Path | None = None, manifest: Path | None = None) -> list[Item]:
-    """The rows to evaluate: one file, a folder (matched to --ref-dir by file stem), or a manifest."""
+    """The rows to evaluate: one file, a folder (matched to --ref-dir by file stem), or a manifest.
+
+    In a folder or a manifest, a row whose files are missing carries its error (``Item.error``) so the
+    other rows are still evaluated; a single file, a missing folder or a malformed manifest raise.
+    """
     if manifest is not None:
         return read_manifest(_require(manifest, "manifest"))
     _require(generated, "generated input")
@@ -128,19 +140,28 @@ def collect_items(generated: Path, reference: Path | None = None, ref_dir: Path 
         if reference is not None and not reference.is_dir():
             raise UsageError("with a folder of generated videos, --ref must be a folder too", "use --ref-dir DIR")
         ref_dir = ref_dir or reference
+        if ref_dir is not None:
+            _require(ref_dir, "reference folder")
         files = sorted(p for p in generated.iterdir() if p.is_file() and is_media(p))
         if not files:
             raise BadInputError(f"folder {generated} holds no images or videos", "point at a folder of .mp4/.png files")
-        return [Item(p, _match_in(ref_dir, p) if ref_dir else None, source, audio) for p in files]
+        return [_item(p, lambda p=p: (_match_in(ref_dir, p) if ref_dir else None, source, audio)) for p in files]
     if ref_dir is not None:
         reference = _match_in(ref_dir, generated)
     return [Item(generated, _require(reference, "reference") if reference else None,
                  _require(source, "source image") if source else None, _require(audio, "audio") if audio else None)]
 
 
+def _item(generated: Path, others: Callable[[], tuple[Path | None, Path | None, Path | None]]) -> Item:
+    """An item whose companion files ``others()`` finds; a BadInputError is kept on the item, not raised."""
+    try:
+        return Item(generated, *others())
+    except BadInputError as exc:
+        return Item(generated, error=exc)
+
+
 def _match_in(folder: Path, generated: Path) -> Path:
     """The file in ``folder`` with the same stem as ``generated`` (any media extension)."""
-    _require(folder, "reference folder")
     matches = sorted(p for p in folder.iterdir() if p.stem == generated.stem and is_media(p))
     if not matches:
         raise BadInputError(f"no reference for {generated.name} in {folder} (looked for {generated.stem}.*)",
@@ -148,31 +169,84 @@ def _match_in(folder: Path, generated: Path) -> Path:
     return matches[0]
 
 
+MANIFEST_KEYS = ("generated", "ref", "reference", "source", "audio")
+
+
 def read_manifest(path: Path) -> list[Item]:
-    """Rows from a CSV (header: generated[,ref][,source][,audio]) or JSON lines with the same keys.
+    """Rows from a CSV (header: generated[,ref][,source][,audio]) or JSON lines (``.jsonl``/``.json``,
+    one object per line) with the same keys; relative paths are relative to the manifest's folder.
 
-    Relative paths are relative to the manifest's folder.
+    A manifest that is not UTF-8, not CSV/JSON lines, or has a row without a ``generated`` path or with
+    a value that is not text is refused (BadInputError naming the file, row and key). A row naming a
+    missing file becomes an item carrying that error, so the other rows are still evaluated.
     """
-    base = path.parent
-    if path.suffix.lower() in {".jsonl", ".json"}:
-        try:
-            records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        except json.JSONDecodeError as exc:
-            raise BadInputError(f"manifest {path} line {exc.lineno}: not JSON", "one JSON object per line") from exc
-    else:
-        with open(path, newline="") as handle:
-            records = list(csv.DictReader(handle))
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadInputError(f"manifest {path} is not UTF-8 text (byte {exc.start})", "save it as UTF-8") from exc
+    except OSError as exc:
+        raise BadInputError(f"manifest {path} cannot be read: {exc.strerror or exc}", "check the path") from exc
+    is_json = path.suffix.lower() in {".jsonl", ".json"}
+    records = _json_lines(path, text) if is_json else _csv_rows(path, text)
     items = []
-    for number, record in enumerate(records, start=2 if path.suffix.lower() == ".csv" else 1):
-        if not record.get("generated"):
-            raise BadInputError(f"manifest {path} row {number} has no 'generated' path", "add a generated column")
-
-        def resolve(key: str) -> Path | None:
-            value = record.get(key) or record.get({"ref": "reference"}.get(key, key))
-            return _require(base / value, key) if value else None
-
-        items.append(Item(_require(base / record["generated"], "generated input"), resolve("ref"), resolve("source"),
-                          resolve("audio")))
+    for number, record in records:
+        where = f"manifest {path} {'line' if is_json else 'row'} {number}"
+        values = {key: _text_value(record.get(key), where, key) for key in MANIFEST_KEYS}
+        if not values["generated"]:
+            raise BadInputError(f"{where} has no 'generated' path", "give every row a generated file")
+        paths = {key: _manifest_path(path.parent, value, where, key) for key, value in values.items() if value}
+        items.append(_item(paths["generated"], lambda paths=paths: _existing(paths)))
     if not items:
         raise BadInputError(f"manifest {path} has no rows", "add one row per generated video")
     return items
+
+
+def _existing(paths: dict[str, Path]) -> tuple[Path | None, Path | None, Path | None]:
+    """A manifest row's reference, source and audio, each checked to exist (the generated file too)."""
+    _require(paths["generated"], "generated input")
+    reference = paths.get("ref") or paths.get("reference")
+    return (_require(reference, "reference") if reference else None,
+            _require(paths["source"], "source image") if "source" in paths else None,
+            _require(paths["audio"], "audio") if "audio" in paths else None)
+
+
+def _json_lines(path: Path, text: str) -> list[tuple[int, dict]]:
+    records = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise BadInputError(f"manifest {path} line {number}: not JSON", "one JSON object per line") from exc
+        if not isinstance(record, dict):
+            raise BadInputError(f"manifest {path} line {number}: a JSON {_json_kind(record)}, not an object",
+                                'one object per line, e.g. {"generated": "out.mp4", "ref": "real.mp4"}')
+        records.append((number, record))
+    return records
+
+
+def _json_kind(value: object) -> str:
+    return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(value), "number")
+
+
+def _csv_rows(path: Path, text: str) -> list[tuple[int, dict]]:
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+        return [(reader.line_num, row) for row in reader]
+    except csv.Error as exc:
+        raise BadInputError(f"manifest {path} is not valid CSV: {exc}", "a header row generated,ref,source,audio "
+                            "and one row per video") from exc
+
+
+def _text_value(value: object, where: str, key: str) -> str | None:
+    """A manifest cell: text or absent (CSV rows shorter than the header give None)."""
+    if value is None or isinstance(value, str):
+        return value or None
+    raise BadInputError(f"{where}: '{key}' must be a path (text), not {type(value).__name__}", "quote the path")
+
+
+def _manifest_path(base: Path, value: str, where: str, key: str) -> Path:
+    if "\0" in value:
+        raise BadInputError(f"{where}: '{key}' contains a NUL character", "fix the path")
+    return base / value

@@ -29,8 +29,10 @@ def frame_energy(audio: np.ndarray, sample_rate: int, fps: float, count: int) ->
 
 
 def lagged_correlation(mouth: np.ndarray, energy: np.ndarray, max_lag: int) -> dict[int, float]:
-    """Pearson r of mouth[t] with energy[t - lag] for each lag in [-max_lag, max_lag] (NaN-aware)."""
+    """Pearson r of mouth[t] with energy[t - lag] for each lag in [-max_lag, max_lag] (NaN-aware);
+    lags as long as the clip are left out."""
     out = {}
+    max_lag = min(max_lag, len(mouth) - 1)
     for lag in range(-max_lag, max_lag + 1):
         m = mouth[max(lag, 0):len(mouth) + min(lag, 0)]
         e = energy[max(-lag, 0):len(energy) - max(lag, 0)]

@@ -22,7 +22,10 @@ THUMBS = 4
 
 @dataclass
 class Row:
-    """One evaluated item: its results by metric name, notes, and small pictures for the report."""
+    """One evaluated item: its results by metric name, notes, and small pictures for the report.
+
+    A row whose input could not be read has no results and ``error`` says why (one line).
+    """
 
     name: str
     results: dict[str, MetricResult]
@@ -30,6 +33,7 @@ class Row:
     fps: float = 0.0
     frames: int = 0
     thumbnails: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    error: str = ""
 
 
 def plan_metrics(names: Iterable[str], weights_dir: Path | None, inputs: set[str]) -> tuple[list[Metric], dict[str, str]]:
@@ -113,6 +117,8 @@ def cell(row: Row, name: str, key: str) -> float | None:
 def row_payload(row: Row, metrics: list[Metric]) -> dict[str, Any]:
     """JSON form of a row: finite numbers, None for NaN/inf (with the notes saying why)."""
     out: dict[str, Any] = {"name": row.name}
+    if row.error:
+        out["error"] = row.error
     if row.frames:
         out.update(frames=row.frames, fps=row.fps)
     values: dict[str, Any] = {}

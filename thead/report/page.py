@@ -24,7 +24,7 @@ body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:4px 8px;text-align:right}
 th:first-child,td:first-child{text-align:left}tr.mean{font-weight:bold;background:#f3f3f3}
 .frames img{margin:2px;border:1px solid #ccc}.label{font-size:12px;color:#666}
-details{margin:6px 0}code{font-size:12px}.note{color:#a15c00;font-size:13px}
+details{margin:6px 0}code{font-size:12px}.note{color:#a15c00;font-size:13px}.failed{color:#b00020}
 """
 
 
@@ -48,6 +48,8 @@ def _table(metrics: list[Metric], rows: list[Row], mean: Row | None) -> str:
     body = []
     for row in rows + ([mean] if mean else []):
         cells = "".join(f"<td>{_number(cell(row, n, k))}</td>" for n, k, _ in cols)
+        if row.error:
+            cells = f"<td class='failed' colspan='{max(1, len(cols))}'>failed</td>"
         body.append(f'<tr class="{"mean" if row is mean else ""}"><td>{html.escape(row.name)}</td>{cells}</tr>')
     return f"<table><tr><th>video</th>{head}</tr>{''.join(body)}</table>"
 
@@ -110,6 +112,8 @@ def render_report(metrics: list[Metric], rows: list[Row], mean: Row | None, prot
     for row in rows:
         notes = [n for r in row.results.values() for n in r.notes] + row.notes
         parts.append(f"<h2>{html.escape(row.name)}</h2>")
+        if row.error:
+            parts.append(f"<p class='failed'>failed: {html.escape(row.error)}</p>")
         parts.append("".join(f"<p class='note'>{html.escape(n)}</p>" for n in notes))
         parts.append(_frames(row))
         parts.append(_curves(row))
