@@ -1,4 +1,4 @@
-"""``thead edit``: change pose, eyes, gaze, mouth and smile of an image, a video or a motion track."""
+"""``thead edit``: change pose, eyes, gaze, mouth and expression of an image, a video or a motion track."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from thead.cli._options import Device, Force, Json, Quiet
+from thead.backends import DEFAULT_BACKEND
+from thead.cli._options import BackendName, Device, Force, Json, Quiet
 from thead.cli._output import Reporter
 from thead.errors import UsageError
 
@@ -29,7 +30,7 @@ def _expression(items: list[str]) -> tuple[tuple[str, float], ...]:
         try:
             parsed.append((name, float(strength or 1.0)))
         except ValueError as exc:
-            raise UsageError(f"--expression expects NAME:STRENGTH, got '{item}'", "e.g. --expression smile:0.5") from exc
+            raise UsageError(f"--expression expects NAME:STRENGTH, got '{item}'", "e.g. --expression happy:0.5") from exc
     return tuple(parsed)
 
 
@@ -39,19 +40,25 @@ def edit(
     yaw: Annotated[Optional[float], typer.Option(help="Add to head yaw, degrees (> 0 turns to the image's left).")] = None,
     pitch: Annotated[Optional[float], typer.Option(help="Add to head pitch, degrees (> 0 looks up).")] = None,
     roll: Annotated[Optional[float], typer.Option(help="Add to head roll, degrees (> 0 clockwise).")] = None,
-    smile: Annotated[Optional[float], typer.Option(help="Smile strength, about -1..1.")] = None,
+    smile: Annotated[Optional[float], typer.Option(help="Smile strength, -1 (frown) .. 1.")] = None,
     eyes: Annotated[Optional[float], typer.Option(help="Eye openness ratio: 0 closed, ~0.3 open.")] = None,
     mouth: Annotated[Optional[float], typer.Option(help="Mouth openness ratio: 0 closed, ~0.6 wide open.")] = None,
+    lips_closed: Annotated[bool, typer.Option("--lips-closed", help="Keep the mouth closed on every frame "
+                                              "(silence a video's lips), everything else kept.")] = False,
     gaze: Annotated[Optional[str], typer.Option(help="Gaze X,Y in half eye widths, e.g. 0.3,0.")] = None,
-    expression: Annotated[list[str], typer.Option("--expression", help="Backend expression NAME:STRENGTH.")] = [],
+    expression: Annotated[list[str], typer.Option("--expression", help="Expression preset NAME:STRENGTH (0..1): "
+                                                  "neutral, happy, sad, surprised, angry, disgusted; smile:-1..1; "
+                                                  "wink (liveportrait).")] = [],
     blink: Annotated[list[float], typer.Option("--blink", help="Add a blink at this time (s); repeatable.")] = [],
     start: Annotated[Optional[float], typer.Option("--from", help="Edit only from this time (s).")] = None,
     end: Annotated[Optional[float], typer.Option("--to", help="Edit only until this time (s).")] = None,
-    keyframes: Annotated[Optional[Path], typer.Option(help="JSON keyframes: [{\"t\": 0, \"yaw\": 0}, ...].")] = None,
+    keyframes: Annotated[Optional[Path], typer.Option(help="JSON keyframes: [{\"t\": 0, \"yaw\": 0}, {\"t\": 1.5, "
+                                                      "\"yaw\": 15, \"eyes\": 0.1, \"ease\": \"in-out\"}, ...]; "
+                                                      "see the README for the schema.")] = None,
     motion: Annotated[Optional[Path], typer.Option(help="Base motion track to edit and render onto INPUT.")] = None,
     duration: Annotated[Optional[float], typer.Option(help="Seconds of video from an image input.")] = None,
     fps: Annotated[float, typer.Option(help="Frame rate of video from an image input.")] = 25.0,
-    backend: Annotated[str, typer.Option(help="Renderer: warp (embedded) or liveportrait.")] = "warp",
+    backend: BackendName = DEFAULT_BACKEND,
     device: Device = "auto",
     option: Annotated[list[str], typer.Option("--option", "-O", help="Backend option KEY=VALUE (repeatable), e.g. "
                                               "stitching=false for liveportrait.")] = [],
@@ -61,29 +68,38 @@ def edit(
     json_output: Json = False,
     quiet: Quiet = False,
 ) -> None:
-    """Edit head pose, eyes, gaze, mouth and smile; constant, over a time range, or keyframed.
+    """Edit head pose, eyes, gaze, mouth and expression; constant, over a time range, or keyframed.
+
+    Angles are added to the input's pose; --eyes, --mouth and --gaze are targets. Requests beyond
+    what the backend renders well (warp: |yaw| 25°, |pitch| 20°, |roll| 30°, mouth 0.7, eyes 0.4)
+    are clamped with a warning. --blink, --from/--to and --keyframes need a video output.
 
     \b
     Examples:
       thead edit portrait.jpg --yaw 15 --eyes 0.1 --smile 0.5 -o out.png
+      thead edit portrait.jpg --expression surprised:0.8 -o surprised.png
+      thead edit talk.mp4 --lips-closed -o silent.mp4
       thead edit talk.mp4 --yaw 15 --from 2 --to 4 -o turned.mp4
       thead edit portrait.jpg --blink 0.5 --blink 2 --duration 3 -o blinks.mp4
       thead edit portrait.jpg --keyframes keys.json -o moves.mp4
       thead edit take.motion.safetensors --mouth 0 -o closed.motion.safetensors
     """
-    from thead.backends import parse_options
-    from thead.backends.base import FrameEdit
-    from thead.pipelines.edit import EditSchedule, edit as run, load_keyframes
+    from thead.backends import get_backend_class, parse_options
+    from thead.motion.frame_edit import FrameEdit
+    from thead.motion.keyframes import load_keyframes
+    from thead.pipelines.edit import EditSchedule
+    from thead.pipelines.edit import edit as run
 
     frame_edit = FrameEdit(yaw=yaw, pitch=pitch, roll=roll, eyes=eyes, mouth=mouth, gaze=_pair(gaze), smile=smile,
                            expressions=_expression(expression))
     has_edit = frame_edit != FrameEdit()
-    if not (has_edit or blink or keyframes):
+    if not (has_edit or blink or keyframes or lips_closed):
         raise UsageError("nothing to edit", "give at least one of --yaw, --pitch, --roll, --smile, --eyes, --mouth, --gaze, "
-                         "--expression, --blink or --keyframes")
+                         "--expression, --lips-closed, --blink or --keyframes")
+    space = get_backend_class(backend).space
     schedule = EditSchedule(
-        edit=frame_edit if has_edit else None, start=start, end=end, blinks=tuple(blink),
-        keyframes=load_keyframes(keyframes) if keyframes else (),
+        edit=frame_edit if has_edit else None, start=start, end=end, blinks=tuple(blink), lips_closed=lips_closed,
+        keyframes=load_keyframes(keyframes, space) if keyframes else (),
     )
     reporter = Reporter(quiet=quiet, json_mode=json_output)
     result = run(input, output, schedule, backend=backend, device=device, backend_options=parse_options(backend, option),

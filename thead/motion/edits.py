@@ -1,4 +1,4 @@
-"""Edits on ``landmarks``-space motion frames: eyes, mouth, gaze, smile, pose.
+"""Edits on ``landmarks``-space motion frames: eyes, mouth, gaze, smile, brows, lips, pose.
 
 They change the canonical expression (R^T (p - c) / s, x towards the subject's left eye, y down)
 and the matching scalar channels together, so that a renderer and a reader of the track agree.
@@ -21,6 +21,12 @@ _IRISES = np.arange(468, 478)
 _MOUTH_CORNERS = np.array([61, 291, 78, 308])
 _INNER_LOWER = np.array([95, 88, 178, 87, 14, 317, 402, 318, 324])
 _INNER_UPPER = np.array([191, 80, 81, 82, 13, 312, 311, 310, 415])
+# Brows (upper and lower contours) and their inner ends, by the subject's side.
+BROWS = {"right": ([70, 63, 105, 66, 107, 46, 53, 52, 65, 55], 55),
+         "left": ([300, 293, 334, 296, 336, 276, 283, 282, 295, 285], 285)}
+BROW_REACH = 0.1  # inter-ocular units: the skin within about this distance moves with a brow
+UPPER_LIP = [0, 37, 39, 40, 185, 267, 269, 270, 409, 13, 82, 81, 80, 191, 312, 311, 310, 415]
+NOSE_WINGS = [48, 64, 98, 278, 294, 327]
 
 
 def _with(frame: dict[str, np.ndarray], **changes: np.ndarray) -> dict[str, np.ndarray]:
@@ -84,16 +90,60 @@ def set_gaze(frame: dict[str, np.ndarray], x: float, y: float) -> dict[str, np.n
     return _refresh(frame, expr)
 
 
-def add_smile(frame: dict[str, np.ndarray], strength: float) -> dict[str, np.ndarray]:
-    """Pull the mouth corners out and up (strength about -1..1; negative is a frown)."""
+def pull_corners(frame: dict[str, np.ndarray], out: float, up: float) -> dict[str, np.ndarray]:
+    """Move both mouth corners ``out`` (sideways) and ``up``, in mouth widths, the skin around following."""
     expr = np.array(frame["expression"], np.float64)
     width = np.linalg.norm(expr[61] - expr[291])
     for corner, side in ((61, -1.0), (291, 1.0)):
-        distance = np.linalg.norm(expr[:, :2] - expr[corner, :2], axis=1)
-        weight = np.exp(-((distance / (0.35 * width)) ** 2))
-        expr[:, 0] += side * 0.12 * width * strength * weight
-        expr[:, 1] -= 0.14 * width * strength * weight
+        weight = _falloff(expr, [corner], 0.35 * width)
+        expr[:, 0] += side * out * width * weight
+        expr[:, 1] -= up * width * weight
     return _refresh(frame, expr)
+
+
+def add_smile(frame: dict[str, np.ndarray], strength: float) -> dict[str, np.ndarray]:
+    """Pull the mouth corners out and up (strength about -1..1; negative is a frown)."""
+    return pull_corners(frame, 0.12 * strength, 0.14 * strength)
+
+
+def level_corners(frame: dict[str, np.ndarray], amount: float) -> dict[str, np.ndarray]:
+    """Move the mouth corners ``amount`` (0..1) of the way to the height of the lips' centre."""
+    expr = np.array(frame["expression"], np.float64)
+    centre_y = expr[[13, 14], 1].mean()
+    for corner in (61, 291):
+        expr[:, 1] += amount * (centre_y - expr[corner, 1]) * _falloff(expr, [corner], 0.35 * np.linalg.norm(expr[61] - expr[291]))
+    return _refresh(frame, expr)
+
+
+def move_brows(frame: dict[str, np.ndarray], up: float = 0.0, inner_up: float = 0.0,
+               together: float = 0.0) -> dict[str, np.ndarray]:
+    """Raise both brows by ``up``, their inner ends by ``inner_up`` more, and draw the inner ends
+    ``together`` towards the nose; inter-ocular units (negative values lower / spread)."""
+    expr = np.array(frame["expression"], np.float64)
+    for side, (brow, inner) in BROWS.items():
+        whole = _falloff(expr, brow, BROW_REACH)
+        near_inner = _falloff(expr, [inner], 2 * BROW_REACH) * whole
+        towards_nose = 1.0 if side == "right" else -1.0  # x grows towards the subject's left
+        expr[:, 1] -= up * whole + inner_up * near_inner
+        expr[:, 0] += towards_nose * together * near_inner
+    return _refresh(frame, expr)
+
+
+def raise_upper_lip(frame: dict[str, np.ndarray], amount: float) -> dict[str, np.ndarray]:
+    """Lift the upper lip and the nose wings by ``amount`` (inter-ocular units), as in a sneer."""
+    expr = np.array(frame["expression"], np.float64)
+    lip_line = expr[[13, 14], 1].mean()
+    above = expr[:, 1] < lip_line + 0.01
+    weight = np.where(above, _falloff(expr, UPPER_LIP, 0.12), 0.0)
+    weight = np.maximum(weight, 0.6 * _falloff(expr, NOSE_WINGS, 0.06))
+    expr[:, 1] -= amount * weight
+    return _refresh(frame, expr)
+
+
+def _falloff(expr: np.ndarray, centres, reach: float) -> np.ndarray:
+    """Per point, exp(-(distance to the nearest of ``centres`` / reach)^2), in the image plane."""
+    distance = np.linalg.norm(expr[:, None, :2] - expr[None, list(centres), :2], axis=2).min(axis=1)
+    return np.exp(-((distance / reach) ** 2))
 
 
 def set_pose(frame: dict[str, np.ndarray], yaw: float | None = None, pitch: float | None = None,
@@ -103,8 +153,56 @@ def set_pose(frame: dict[str, np.ndarray], yaw: float | None = None, pitch: floa
     return _with(frame, **changes)
 
 
+def _scaled_eyes(frame: dict[str, np.ndarray], factor: float) -> dict[str, np.ndarray]:
+    return set_eyes(frame, tuple(float(v) * factor for v in frame["eye_open"]))
+
+
+def _neutral(frame: dict[str, np.ndarray], s: float) -> dict[str, np.ndarray]:
+    frame = level_corners(frame, s)
+    return set_mouth(frame, (1.0 - s) * float(frame["mouth_open"]))
+
+
+def _happy(frame: dict[str, np.ndarray], s: float) -> dict[str, np.ndarray]:
+    return _scaled_eyes(pull_corners(frame, 0.12 * s, 0.16 * s), 1.0 - 0.15 * s)
+
+
+def _sad(frame: dict[str, np.ndarray], s: float) -> dict[str, np.ndarray]:
+    frame = pull_corners(frame, -0.04 * s, -0.12 * s)
+    return move_brows(frame, up=-0.015 * s, inner_up=0.06 * s, together=0.015 * s)
+
+
+def _surprised(frame: dict[str, np.ndarray], s: float) -> dict[str, np.ndarray]:
+    frame = move_brows(frame, up=0.07 * s)
+    frame = _scaled_eyes(frame, 1.0 + 0.25 * s)
+    return set_mouth(frame, float(frame["mouth_open"]) + 0.3 * s)
+
+
+def _angry(frame: dict[str, np.ndarray], s: float) -> dict[str, np.ndarray]:
+    frame = move_brows(frame, up=-0.07 * s, together=0.08 * s)
+    frame = _scaled_eyes(pull_corners(frame, -0.03 * s, -0.05 * s), 1.0 - 0.2 * s)
+    return set_mouth(frame, (1.0 - s) * float(frame["mouth_open"]))
+
+
+def _disgusted(frame: dict[str, np.ndarray], s: float) -> dict[str, np.ndarray]:
+    frame = raise_upper_lip(frame, 0.05 * s)
+    frame = move_brows(frame, up=-0.03 * s, together=0.02 * s)
+    return _scaled_eyes(pull_corners(frame, -0.02 * s, -0.05 * s), 1.0 - 0.15 * s)
+
+
+# The landmarks space's expressions (see thead.motion.expressions for names, ranges and what each moves).
+PRESETS = {"neutral": _neutral, "happy": _happy, "sad": _sad, "surprised": _surprised, "angry": _angry,
+           "disgusted": _disgusted, "smile": add_smile}
+
+
+def apply_expression(frame: dict[str, np.ndarray], name: str, strength: float) -> dict[str, np.ndarray]:
+    """A named expression preset at ``strength`` on a ``landmarks`` frame."""
+    return PRESETS[name](frame, float(strength))
+
+
 def apply_edit(frame: dict[str, np.ndarray], edit) -> dict[str, np.ndarray]:
-    """Apply a :class:`thead.backends.base.FrameEdit` to a ``landmarks``-space frame."""
+    """Apply a :class:`thead.motion.frame_edit.FrameEdit` to a ``landmarks``-space frame."""
+    for name, strength in edit.expressions:
+        frame = apply_expression(frame, name, strength)
     if edit.smile is not None:
         frame = add_smile(frame, edit.smile)
     if edit.mouth is not None:

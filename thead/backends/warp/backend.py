@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
-from thead.face.types import Face
-from thead.backends.base import Backend, DriveOptions, FrameEdit
+from thead.backends.base import Backend, DriveOptions
 from thead.backends.warp.eyes import EyeTextures
 from thead.backends.warp.mesh import MESH_POINTS, Anchors, build_anchors, face_topology
 from thead.backends.warp.mouth import MouthPainter
@@ -16,9 +16,10 @@ from thead.backends.warp.paste import CropBox, PasteMask, face_crop
 from thead.backends.warp.retarget import Retargeter, Target
 from thead.backends.warp.warp import MeshWarp
 from thead.face import analyze_image
+from thead.face.types import Face
 from thead.motion import edits
+from thead.motion.frame_edit import FrameEdit
 from thead.motion.track import MotionTrack
-
 
 FIELD_STEPS_PER_FACE = 110  # resolution of the warp field: samples across the face oval's diameter
 
@@ -59,6 +60,12 @@ class WarpBackend(Backend):
     tasks = frozenset({"drive-video", "edit", "drive-audio"})
     weights = ()
     licence = "Apache-2.0"
+    # Edit requests beyond these are clamped (with a warning) by ``thead edit``: angles are the
+    # change in degrees (larger turns fold the cheeks of a 2D warp; see retarget.MAX_TURN_DEG),
+    # eyes and mouth the openness targets the eye and jaw rigs render without tearing.
+    edit_limits: ClassVar[dict[str, tuple[float, float]]] = {
+        "yaw": (-25.0, 25.0), "pitch": (-20.0, 20.0), "roll": (-30.0, 30.0), "eyes": (0.0, 0.4), "mouth": (0.0, 0.7),
+    }
 
     def extract_motion(self, frames: Iterable[np.ndarray], fps: float, face_index: int = 0, smooth: float = 0.5,
                        on_missing: Callable[[int, int], None] | None = None) -> MotionTrack:
@@ -94,7 +101,7 @@ class WarpBackend(Backend):
         return {name: np.copy(value) for name, value in source.retargeter.motion.items()}
 
     def apply_edit(self, frame: dict[str, np.ndarray], edit: FrameEdit) -> dict[str, np.ndarray]:
-        """Pose, eyes, mouth, gaze and smile edits on a ``landmarks`` frame (see :mod:`thead.motion.edits`)."""
+        """Pose, eyes, mouth, gaze, smile and expression presets on a ``landmarks`` frame (:mod:`thead.motion.edits`)."""
         return edits.apply_edit(frame, edit)
 
     def render(self, source: WarpSource, driving: dict[str, np.ndarray], reference: dict[str, np.ndarray] | None,

@@ -20,6 +20,7 @@ from thead.backends.warp.mesh import face_topology, graph_distance
 from thead.backends.warp.paste import polygon_mask
 
 OPEN_LIMIT = 0.9  # inner-lip gap over mouth width
+PRESS_LIMIT = 0.1  # how far a shut mouth may be pressed (negative openness)
 HINGE_OFFSET = (0.25, 0.1)  # jaw hinge below and behind the outline points by the ears, inter-ocular units
 CENTRE_PAIRS = (4, 5, 6)  # chain positions of the pairs the openness is measured on (82/87, 13/14, 312/317)
 
@@ -73,8 +74,12 @@ class JawRig:
         return points + self.weight[:, None] * (turned - rel)
 
     def set_openness(self, points: np.ndarray, target: float) -> np.ndarray:
-        """Canonical ``points`` with the jaw turned so the mouth openness is ``target`` (clipped), lips uncrossed."""
-        target = float(np.clip(target, 0.0, OPEN_LIMIT))
+        """Canonical ``points`` with the jaw turned so the mouth openness is ``target`` (clipped), lips uncrossed.
+
+        A target below 0 presses the lips together: they cross and meet half way, which also
+        covers the source's lip edges where its landmarks sit inside the visible opening.
+        """
+        target = float(np.clip(target, -PRESS_LIMIT, OPEN_LIMIT))
         out = points.astype(np.float64)
         current = self.openness(out)
         probe = self.openness(self._rotate(out, 0.1)) - current

@@ -25,9 +25,18 @@ from thead.motion.extract import face_motion
 MAX_TURN_DEG = 35.0  # relative head rotation beyond this is scaled back onto it
 MAX_SHIFT = 0.35  # translation soft limit, in inter-ocular distances of the source
 SCALE_RANGE = (0.85, 1.2)
+SHUT_MOUTH = 0.02  # driving mouth openness at or below which the mouth is shut firmly ...
+SHUT_PRESS = 0.1  # ... by pressing the lips this much (negative openness; see JawRig.set_openness)
 MIN_EYE_OPEN = 0.08  # reference openness floor, so a reference caught mid-blink does not blow up the ratio
 OUTLINE_FLATTEN = 0.3  # share of the depth removed at the face outline, fading to none inwards
 OUTLINE_FLATTEN_HOPS = 4
+# MediaPipe's depth is shallower than a real head's: turning its mesh by an angle moves the face
+# less than a real turn of that angle does, and the result reads as a smaller turn (15° of yaw
+# measured 9°). Turns are rendered about a head this much deeper; pitch, which the deeper head
+# then overshoots, is scaled back. Both were fitted so that a rigid 3D fit of the output mesh
+# to the source mesh delivers the requested angle (see tests/test_edit_pose.py).
+DEPTH_GAIN = 1.65
+PITCH_GAIN = 0.85
 MOVES = {  # region -> (pose, eyes, mouth, rest of the expression)
     "all": (True, True, True, True),
     "pose": (True, False, False, False),
@@ -50,8 +59,12 @@ class Target:
     rigid_points: np.ndarray  # [478, 3] the source landmarks moved by the target head pose only
 
 
-def _rotation(frame: dict[str, np.ndarray]) -> np.ndarray:
-    return geometry.angles_to_rotation(float(frame["yaw"]), float(frame["pitch"]), float(frame["roll"]))
+def _rotation(frame: dict[str, np.ndarray], pitch_from: float | None = None) -> np.ndarray:
+    """The frame's head rotation; with ``pitch_from``, its pitch change from that angle scaled by PITCH_GAIN."""
+    pitch = float(frame["pitch"])
+    if pitch_from is not None:
+        pitch = pitch_from + PITCH_GAIN * (pitch - pitch_from)
+    return geometry.angles_to_rotation(float(frame["yaw"]), pitch, float(frame["roll"]))
 
 
 def _limit_turn(rotation: np.ndarray, limit_deg: float) -> np.ndarray:
@@ -106,16 +119,16 @@ class Retargeter:
     def _compose(self, expression: np.ndarray, rotation: np.ndarray, translation: np.ndarray, scale: float) -> np.ndarray:
         """Image landmarks of a canonical expression, with the outline's depth flattened."""
         flat = expression.copy()
-        flat[:, 2] *= self.depth_scale
+        flat[:, 2] *= self.depth_scale * DEPTH_GAIN
         return geometry.compose(flat, rotation, translation, scale)
 
     def _pose(self, driving: dict, reference: dict | None) -> tuple[np.ndarray, np.ndarray, float]:
         """Target rotation, head centre and size."""
         src = self.pose
         if reference is None:  # absolute: the driving's rotation, the source's place and size
-            turn = _limit_turn(_rotation(driving) @ src.rotation.T, MAX_TURN_DEG)
+            turn = _limit_turn(_rotation(driving, src.pitch) @ src.rotation.T, MAX_TURN_DEG)
             return turn @ src.rotation, src.translation, src.scale
-        turn = _limit_turn(_rotation(driving) @ _rotation(reference).T, MAX_TURN_DEG)
+        turn = _limit_turn(_rotation(driving, float(reference["pitch"])) @ _rotation(reference).T, MAX_TURN_DEG)
         size = max(float(reference["scale"]), 1e-6)
         shift = np.zeros(3)
         shift[:2] = (np.asarray(driving["translation"][:2]) - reference["translation"][:2]) * (src.scale / size)
@@ -147,7 +160,10 @@ class Retargeter:
         openness = np.array([eye.openness(expression) for eye in self.eyes.eyes])
         closure = np.clip(1.0 - openness / np.maximum(self.eyes.source_openness, 1e-6), 0.0, 1.0)
         mouth_change = float(driving["mouth_open"]) - float(base["mouth_open"]) if move_mouth else 0.0
-        expression = self.jaw.set_openness(expression, self.jaw.source_openness + mouth_change)
+        mouth_target = self.jaw.source_openness + mouth_change
+        if move_mouth and float(driving["mouth_open"]) <= SHUT_MOUTH < float(base["mouth_open"]):
+            mouth_target = -SHUT_PRESS  # a mouth asked to shut closes fully, whatever the landmarks' lag
+        expression = self.jaw.set_openness(expression, mouth_target)
         gaze = np.asarray(driving["gaze"], np.float32) - np.asarray(base["gaze"], np.float32)
         gaze_shift = gaze if move_eyes else np.zeros(2, np.float32)
 
