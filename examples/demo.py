@@ -34,6 +34,12 @@ def talking_mouth(frames: int, fps: float, rest: float) -> np.ndarray:
     return rest + 0.25 * syllables * phrase
 
 
+def thead_command() -> str:
+    """The ``thead`` installed beside this Python (works without an activated venv), else the one on PATH."""
+    beside = Path(sys.executable).with_name("thead")
+    return str(beside) if beside.is_file() else "thead"
+
+
 def main(folder: str = "demo") -> None:
     out = Path(folder)
     out.mkdir(exist_ok=True)
@@ -47,7 +53,7 @@ def main(folder: str = "demo") -> None:
     )
     motion = out / "demo.motion.safetensors"
     track.save(motion)
-    command = ["thead", "drive-video", str(portrait), str(motion), "-o", str(out / "demo.mp4"), "--force"]
+    command = [thead_command(), "drive-video", str(portrait), str(motion), "-o", str(out / "demo.mp4"), "--force"]
     print("+", " ".join(command), file=sys.stderr)
     subprocess.run(command, check=True)
 

@@ -7,7 +7,7 @@ import sys
 
 def run_cli(capsys, monkeypatch, *args) -> tuple[int, str, str]:
     """Run ``thead ARGS``; returns (exit code, stdout, stderr)."""
-    from thead.cli.app import main
+    from thead.cli import main
 
     monkeypatch.setattr(sys, "argv", ["thead", *map(str, args)])
     code = 0

@@ -14,6 +14,7 @@ from thead.io.image import write_image
 from thead.io.video import open_video
 from thead.motion.extract import face_motion
 from thead.motion.procedural import animate, blink_curve, head_sway
+from thead.motion.spaces import get_space
 from thead.motion.track import MotionTrack
 from _cli import run_cli
 
@@ -194,18 +195,21 @@ def test_no_video_stream(capsys, monkeypatch, tmp_path, portrait, driving_clip):
     _bad(capsys, monkeypatch, tmp_path, portrait, sound, needle="tone.wav")
 
 
-def test_huge_image_is_handled_without_blowing_memory(capsys, monkeypatch, tmp_path, motion):
-    import resource
+def test_huge_image_is_handled_without_blowing_memory(tmp_path, motion):
+    import os
+    import sys
 
     from PIL import Image
 
     huge = tmp_path / "huge.png"
     Image.new("RGB", (12000, 12000), (120, 110, 100)).save(huge)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    code, _, err = run_cli(capsys, monkeypatch, "drive-video", huge, motion, "-o", tmp_path / "o.mp4")
-    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
-    assert code == 3 and "huge.png" in err  # plain colour: downscaled, then no face found
-    assert grown_mb < 1500
+    thead = Path(sys.executable).with_name("thead")
+    process = subprocess.Popen([str(thead), "drive-video", str(huge), str(motion), "-o", str(tmp_path / "o.mp4")],
+                               stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(process.pid, 0)  # this process's own peak, not the test runner's
+    err = process.stderr.read()
+    assert os.waitstatus_to_exitcode(status) == 3 and "huge.png" in err  # plain colour: downscaled, no face found
+    assert usage.ru_maxrss / 1024 < 1800  # MB, whole process: ~350 idle, ~1150 measured here
 
 
 def test_video_to_video_holds_the_face_where_the_source_loses_it(capsys, monkeypatch, tmp_path, motion, driving_clip):
@@ -221,7 +225,7 @@ def test_video_to_video_holds_the_face_where_the_source_loses_it(capsys, monkeyp
 
 def test_motion_track_of_another_space_is_refused(capsys, monkeypatch, tmp_path, portrait):
     foreign = tmp_path / "lp.motion.safetensors"
-    MotionTrack(25.0, "liveportrait", {"lp_yaw": np.zeros(3, np.float32)}).save(foreign)
+    get_space("liveportrait").rest_track(3, 25.0).save(foreign)  # valid, but in the other backend's space
     _bad(capsys, monkeypatch, tmp_path, portrait, foreign, needle="'liveportrait' motion track")
     code, _, err = run_cli(capsys, monkeypatch, "edit", foreign, "--mouth", "0", "-o", tmp_path / "e.motion.safetensors")
     assert code == 3 and "needs 'landmarks'" in err

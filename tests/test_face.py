@@ -19,7 +19,11 @@ def test_bundled_mediapipe_models_load():
     root = __import__("pathlib").Path(mediapipe.__file__).parent / "modules"
     for model in ("face_detection/face_detection_short_range.tflite", "face_landmark/face_landmark_with_attention.tflite"):
         assert (root / model).is_file(), model
-    assert solutions().face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True) is not None
+    with solutions().face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True) as mesh:
+        import skimage.data
+
+        found = mesh.process(skimage.data.astronaut()).multi_face_landmarks
+    assert found is not None and len(found[0].landmark) == 478  # the refined (iris) model ran
 
 
 def test_astronaut_landmarks(astronaut):

@@ -10,31 +10,14 @@ import torch
 from thead.backends import create_backend, get_backend_class
 from thead.backends.base import DriveOptions
 from thead.backends.liveportrait import LivePortraitBackend, LivePortraitNetworks
-from thead.backends.liveportrait.config import (
-    AppearanceConfig,
-    DenseMotionConfig,
-    LivePortraitConfig,
-    MLPConfig,
-    MotionExtractorConfig,
-    SpadeConfig,
-    StitchingConfig,
-    WarpingConfig,
-)
+from thead.backends.liveportrait.config import tiny_config
 from thead.backends.liveportrait.crop import SOURCE_CROP, closure_ratios, crop_from_landmarks
 from thead.backends.liveportrait.motion import LP_CHANNELS
 from thead.errors import NoFaceError, WeightsError
 from thead.face import analyze_image
 
 CPU = torch.device("cpu")
-TINY = LivePortraitConfig(
-    appearance_feature_extractor=AppearanceConfig(block_expansion=4, max_features=32, reshape_channel=2, num_resblocks=1),
-    motion_extractor=MotionExtractorConfig(depths=(1, 1, 1, 1), dims=(8, 8, 16, 16)),
-    warping_module=WarpingConfig(block_expansion=2, max_features=32, reshape_channel=2,
-                                 dense_motion_params=DenseMotionConfig(block_expansion=2, max_features=8, num_blocks=3,
-                                                                       compress=1)),
-    spade_generator=SpadeConfig(block_expansion=2, max_features=8, out_channels=4),
-    stitching_retargeting_module=StitchingConfig(MLPConfig(126, (8,), 65), MLPConfig(65, (8,), 63), MLPConfig(66, (8,), 63)),
-)
+TINY = tiny_config()
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +138,7 @@ def test_missing_weights_exit_4_naming_the_fetch_command(monkeypatch, tmp_path) 
 
 
 def test_apply_edit_maps_pose_smile_gaze_eyes_and_mouth(tiny_networks, astronaut) -> None:
-    from thead.backends.base import FrameEdit
+    from thead.motion.frame_edit import FrameEdit
     from thead.errors import UsageError
 
     backend = _backend(tiny_networks)
@@ -199,17 +182,23 @@ def test_real_portrait_and_driving_clip(tiny_networks, shared) -> None:
 @pytest.mark.media
 def test_drive_video_and_edit_pipelines_run_with_the_backend(tiny_networks, shared, tmp_path, monkeypatch) -> None:
     import thead.backends.liveportrait.backend as backend_module
-    from thead.backends.base import FrameEdit
+    from thead.motion.frame_edit import FrameEdit
     from thead.io.video import open_video
     from thead.pipelines.drive_video import drive_video
     from thead.pipelines.edit import EditSchedule, edit
     from thead.motion.track import MotionTrack
 
-    monkeypatch.setattr(backend_module, "load_official_networks", lambda: tiny_networks)
+    monkeypatch.setattr(backend_module, "load_official_networks", lambda: (tiny_networks, "liveportrait-safetensors"))
     portrait = shared / "media" / "portraits" / "lp_s6.jpg"
     result = drive_video(portrait, shared / "media" / "driving" / "lp_d0.mp4", tmp_path / "out.mp4",
                          backend="liveportrait", device="cpu", max_frames=4, motion_out=tmp_path / "m.motion.safetensors")
     assert result.frames == 4 and open_video(tmp_path / "out.mp4").frame_count == 4
+    from thead.io.probe import probe
+    from thead.weights import load_manifest
+
+    mirror = load_manifest().get("liveportrait-safetensors")  # provenance names the set actually loaded
+    assert result.weights == {"liveportrait-safetensors": f"{mirror.repo_id}@{mirror.revision}"}
+    assert probe(tmp_path / "out.mp4").tags["thead_weights"] == f"liveportrait-safetensors={mirror.repo_id}@{mirror.revision}"
     assert MotionTrack.load(tmp_path / "m.motion.safetensors").space == "liveportrait"
     schedule = EditSchedule(edit=FrameEdit(yaw=15, eyes=0.1, smile=0.5))
     edited = edit(portrait, tmp_path / "edited.png", schedule, backend="liveportrait", device="cpu")

@@ -17,8 +17,9 @@ __version__ = "0.1.0.dev0"
 _LAZY = {
     "drive_video": "thead.pipelines.drive_video",
     "edit": "thead.pipelines.edit",
+    "eval": "thead.pipelines.eval",
     "EditSchedule": "thead.pipelines.edit",
-    "FrameEdit": "thead.backends.base",
+    "FrameEdit": "thead.motion.frame_edit",
     "MotionTrack": "thead.motion.track",
 }
 

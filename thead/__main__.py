@@ -1,3 +1,3 @@
-from thead.cli.app import main
+from thead.cli import main
 
 main()

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
 import inspect
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from thead.backends.base import Backend, DriveOptions
 from thead.errors import UsageError
+from thead.registry import Registry
+
+if TYPE_CHECKING:
+    import torch
+
+    from thead.backends.base import Backend, DriveOptions
 
 # name -> "module:Class"; imported lazily so that `thead --help` stays fast.
 BACKENDS: dict[str, str] = {
@@ -17,14 +19,12 @@ BACKENDS: dict[str, str] = {
     "liveportrait": "thead.backends.liveportrait:LivePortraitBackend",
 }
 DEFAULT_BACKEND = "warp"
+REGISTRY: Registry[Backend] = Registry("backend", BACKENDS)
 
 
 def get_backend_class(name: str) -> type[Backend]:
-    """The class registered as ``name``."""
-    if name not in BACKENDS:
-        raise UsageError(f"unknown backend '{name}'", f"choose one of: {', '.join(BACKENDS)}")
-    module_name, _, class_name = BACKENDS[name].partition(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    """The class registered as ``name`` (UsageError listing the known ones, with a "did you mean")."""
+    return REGISTRY.get(name)
 
 
 def backend_options(name: str) -> dict[str, Any]:
@@ -61,5 +61,28 @@ def create_backend(name: str, device: torch.device, **options: Any) -> Backend:
     return get_backend_class(name)(device, **options)
 
 
-__all__ = ["BACKENDS", "DEFAULT_BACKEND", "Backend", "DriveOptions", "backend_options", "create_backend",
-           "get_backend_class", "parse_options"]
+def resolve_backend(backend: str | Backend, device: str = "auto", options: dict[str, Any] | None = None) -> Backend:
+    """``backend`` itself when already built (its models stay loaded across jobs), else a new one by name."""
+    from thead.backends.base import Backend
+
+    if isinstance(backend, Backend):
+        if options:
+            raise UsageError("backend options apply when a backend is built by name",
+                             "pass the options to create_backend() instead")
+        return backend
+    from thead.device import resolve_device
+
+    return create_backend(backend, resolve_device(device), **(options or {}))
+
+
+def __getattr__(name: str) -> Any:
+    """``Backend`` and ``DriveOptions`` load torch: import them only when asked for."""
+    if name in ("Backend", "DriveOptions"):
+        from thead.backends import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module 'thead.backends' has no attribute {name!r}")
+
+
+__all__ = ["BACKENDS", "DEFAULT_BACKEND", "REGISTRY", "Backend", "DriveOptions", "backend_options", "create_backend",
+           "get_backend_class", "parse_options", "resolve_backend"]

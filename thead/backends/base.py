@@ -17,6 +17,7 @@ import torch
 
 from thead.errors import UsageError
 from thead.face.types import Face
+from thead.motion.frame_edit import FrameEdit
 from thead.motion.track import MotionTrack
 
 REGIONS = ("all", "pose", "exp", "eyes", "lips")
@@ -32,26 +33,6 @@ class DriveOptions:
     face_index: int = 0
 
 
-@dataclass(frozen=True)
-class FrameEdit:
-    """Changes to one motion frame, as ``thead edit`` takes them; None leaves a channel alone.
-
-    Angles are degrees added to the frame's pose; ``eyes`` and ``mouth`` are target openness
-    ratios (lid gap / eye width, inner-lip gap / mouth width); ``gaze`` is (x, y) in half eye
-    widths; ``smile`` is a strength about -1..1; ``expressions`` maps backend-specific
-    expression names to strengths.
-    """
-
-    yaw: float | None = None
-    pitch: float | None = None
-    roll: float | None = None
-    eyes: float | None = None
-    mouth: float | None = None
-    gaze: tuple[float, float] | None = None
-    smile: float | None = None
-    expressions: tuple[tuple[str, float], ...] = ()
-
-
 class Backend(ABC):
     """A renderer and its motion space. Subclasses register in :mod:`thead.backends`."""
 
@@ -60,9 +41,22 @@ class Backend(ABC):
     tasks: ClassVar[frozenset[str]]
     weights: ClassVar[tuple[str, ...]] = ()
     licence: ClassVar[str] = "Apache-2.0"
+    #: Edit requests beyond these (channel -> (low, high); angles are changes in degrees, eyes/mouth
+    #: openness targets) are clamped with a warning by ``thead edit``.
+    edit_limits: ClassVar[dict[str, tuple[float, float]]] = {}
 
     def __init__(self, device: torch.device) -> None:
         self.device = device
+        self.weights_loaded: tuple[str, ...] = ()  # set by backends that choose among weight sets at load time
+
+    @classmethod
+    def tiny(cls, device: torch.device) -> Backend:
+        """This backend with tiny seeded random networks (or none needed): every code path, no download."""
+        return cls(device)
+
+    def weight_sets_used(self) -> tuple[str, ...]:
+        """The weight sets this backend loaded (its declared ones until it has loaded any)."""
+        return self.weights_loaded or self.weights
 
     @abstractmethod
     def extract_motion(

@@ -13,3 +13,13 @@ Device = Annotated[
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object with the results on stdout.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or logs on stderr.")]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing output file.")]
+
+
+def _backend_help() -> str:
+    from thead.backends import DEFAULT_BACKEND, REGISTRY
+
+    names = ", ".join(f"{name} (default)" if name == DEFAULT_BACKEND else name for name in REGISTRY.names())
+    return f"Renderer: {names}."
+
+
+BackendName = Annotated[str, typer.Option("--backend", help=_backend_help(), show_default=False)]

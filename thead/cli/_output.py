@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from rich.console import Console
+from rich.text import Text
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 T = TypeVar("T")
@@ -29,13 +30,14 @@ class Reporter:
         return not (self.quiet or self.json_mode)
 
     def info(self, message: str) -> None:
+        """Plain text: paths and other user data are never read as rich markup."""
         if self.chatty:
-            stderr.print(message, soft_wrap=True)
+            stderr.print(Text(message), soft_wrap=True)
 
     def warn(self, message: str) -> None:
         """Warnings survive --json (they go to stderr) but not --quiet."""
         if not self.quiet:
-            stderr.print(f"[yellow]warning:[/] {message}", soft_wrap=True)
+            stderr.print(Text.assemble(("warning:", "yellow"), " ", message), soft_wrap=True)
 
     def progress(self, items: Iterable[T], total: int | None, description: str) -> Iterator[T]:
         """Iterate ``items`` with a rich progress bar on stderr when it is a terminal."""
@@ -64,3 +66,13 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     return str(value)
+
+
+def render_summary(result: Any) -> str:
+    """``out.mp4  (150 frames, 25 fps, 6.00 s of video; rendered in 1.7 s)`` for a RenderResult."""
+    frames = f"{result.frames} frame" + ("s" if result.frames != 1 else "")
+    compute = sum(result.timings.values())
+    if result.frames > 1 and result.fps:
+        return f"{result.output}  ({frames}, {result.fps:g} fps, {result.frames / result.fps:.2f} s of video; " \
+               f"rendered in {compute:.1f} s)"
+    return f"{result.output}  ({frames}; rendered in {compute:.1f} s)"

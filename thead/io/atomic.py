@@ -1,50 +1,131 @@
-"""Output paths: validation against inputs, and atomic writes (temporary file, rename on success)."""
+"""Output paths: validation before any work, and atomic writes (temporary file, rename on success).
+
+Temporary files are named ``.thead-<pid>-<random>.partial<suffix>`` beside the output: short (any
+output name the file system allows also works), and recognisable, so that a later run removes the
+leftovers of a process that was killed outright (SIGKILL, power loss) once that process is gone.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import signal
+import stat
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from thead.errors import OutputError
 
+PARTIAL_PREFIX = ".thead-"
+_PARTIAL = re.compile(r"\.thead-(\d+)-[A-Za-z0-9_]+\.partial(\.[A-Za-z0-9.]+)?")
 
-def check_output_path(output: str | os.PathLike, inputs: Sequence[str | os.PathLike] = (), force: bool = False) -> Path:
-    """Validate ``output`` before any work: not an input, directory exists and is writable, no clobbering."""
+def check_output_path(output: str | os.PathLike, inputs: Sequence[str | os.PathLike | None] = (),
+                      force: bool = False) -> Path:
+    """Validate ``output`` before any work: not an input, directory usable, only regular files replaced."""
     out = Path(output).expanduser()
-    resolved = out.resolve()
-    for item in inputs:
-        if item is not None and Path(item).expanduser().resolve() == resolved:
-            raise OutputError(f"output {out} is also an input", "choose another output path; thead never overwrites an input")
-    parent = resolved.parent
-    if not parent.is_dir():
+    try:
+        resolved = out.resolve()
+        parent = resolved.parent
+        for item in inputs:
+            if item is not None and Path(item).expanduser().resolve() == resolved:
+                raise OutputError(f"output {out} is also an input",
+                                  "choose another output path; thead never overwrites an input")
+        parent_ok = parent.is_dir()
+        existing = os.stat(out) if os.path.lexists(out) and out.exists() else None
+    except (OSError, RuntimeError) as exc:  # symlink loops, over-long names, permission on a parent
+        raise OutputError(f"output path {out} cannot be used ({exc.__class__.__name__}: {exc})",
+                          "choose another output path") from exc
+    if not parent_ok:
         raise OutputError(f"output directory {parent} does not exist", f"create it first: mkdir -p {parent}")
     if not os.access(parent, os.W_OK):
         raise OutputError(f"output directory {parent} is not writable", "choose a writable directory")
-    if out.is_dir():
-        raise OutputError(f"output {out} is a directory", "give a file name such as out.mp4")
-    if out.exists() and not force:
-        raise OutputError(f"output {out} already exists", "pass --force to overwrite it")
+    if existing is not None:
+        if stat.S_ISDIR(existing.st_mode):
+            raise OutputError(f"output {out} is a directory", "give a file name such as out.mp4")
+        if not stat.S_ISREG(existing.st_mode):
+            raise OutputError(f"output {out} exists and is not a regular file (a device, pipe or socket)",
+                              "choose a regular file path; thead only replaces regular files")
+        if not force:
+            raise OutputError(f"output {out} already exists", "pass --force to overwrite it")
+    elif os.path.islink(out):
+        raise OutputError(f"output {out} is a dangling symbolic link", "remove the link or choose another path")
+    remove_stale_partials(parent)
     return out
+
+
+def remove_stale_partials(folder: Path) -> None:
+    """Delete ``.thead-<pid>-*.partial*`` files left in ``folder`` by processes that no longer run."""
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            match = _PARTIAL.fullmatch(entry.name)
+            if match and entry.is_file(follow_symlinks=False) and not _process_alive(int(match.group(1))):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def partial_path(folder: Path, suffix: str) -> Path:
+    """A new, empty temporary file in ``folder`` named so that :func:`remove_stale_partials` knows it."""
+    fd, name = tempfile.mkstemp(prefix=f"{PARTIAL_PREFIX}{os.getpid()}-", suffix=f".partial{suffix}", dir=folder)
+    os.close(fd)
+    return Path(name)
+
+
+def output_suffix(out: Path) -> str:
+    """The extension that chooses the format (``.motion.safetensors`` counts as one)."""
+    return ".motion.safetensors" if out.name.lower().endswith(".motion.safetensors") else out.suffix
 
 
 @contextlib.contextmanager
 def atomic_path(output: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``output``; rename it onto ``output`` only if the block succeeds."""
+    """Yield a temporary path beside ``output``; rename it onto ``output`` only if the block succeeds.
+
+    Any exception in the block (including an interruption) removes the temporary file. Writing
+    errors such as a full disk become :class:`OutputError` naming ``output``.
+    """
     out = Path(output)
-    suffix = "".join(out.suffixes[-2:]) if out.name.endswith(".motion.safetensors") else out.suffix
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=f".partial{suffix}", dir=out.parent or ".")
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp: Path | None = None
     try:
-        yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; outputs get the usual permissions
-        os.replace(tmp, out)
+        with signals_held():  # a stop signal between creating the file and owning it would leak it
+            tmp = partial_path(out.parent if str(out.parent) else Path("."), output_suffix(out))
+        try:
+            yield tmp
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; outputs get the usual permissions
+            os.replace(tmp, out)
+        except OSError as exc:
+            raise OutputError(f"cannot write {out} ({exc.strerror or exc})",
+                              "check the free disk space and the output path") from exc
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold SIGINT, SIGTERM and SIGHUP until the block ends (they are delivered right after it)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _umask() -> int:

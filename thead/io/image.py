@@ -65,8 +65,8 @@ def read_image(path: str | os.PathLike, max_pixels: int = 40_000_000) -> np.ndar
         if width * height > MAX_DECODE_PIXELS:
             raise _too_large(path)
         factor = math.ceil(math.sqrt(width * height / max_pixels))  # 1 when the image fits
-        orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
         try:
+            orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
             if factor > 1 and image.format == "JPEG":
                 image.draft("RGB", (width // factor, height // factor))  # decode at a DCT scale of 1/2, 1/4 or 1/8
             image.load()

@@ -21,7 +21,7 @@ from types import TracebackType
 import numpy as np
 
 from thead.errors import BadInputError, OutputError
-from thead.io.atomic import atomic_path
+from thead.io.atomic import atomic_path, partial_path, signals_held
 from thead.io.probe import MediaInfo, count_frames, ffmpeg_exe, last_error_line, probe
 
 try:
@@ -174,9 +174,10 @@ class VideoWriter:
         self._video_only: Path | None = None
 
     def __enter__(self) -> VideoWriter:
-        self._stack = contextlib.ExitStack()
-        self._target = self._stack.enter_context(atomic_path(self.path))
-        self._log = self._stack.enter_context(tempfile.TemporaryFile())
+        with signals_held():  # until __enter__ returns, an interruption would skip __exit__ and leak the file
+            self._stack = contextlib.ExitStack()
+            self._target = self._stack.enter_context(atomic_path(self.path))
+            self._log = self._stack.enter_context(tempfile.TemporaryFile())
         return self
 
     def write(self, frame: np.ndarray) -> None:
@@ -238,10 +239,9 @@ class VideoWriter:
         if self.audio_from is None:
             command += self._tags() + [str(self._target)]
         else:
-            fd, name = tempfile.mkstemp(prefix=".video.", suffix=".mp4", dir=self._target.parent)
-            os.close(fd)
-            self._video_only = Path(name)
-            self._stack.callback(self._video_only.unlink, missing_ok=True)
+            with signals_held():
+                self._video_only = partial_path(self._target.parent, ".mp4")
+                self._stack.callback(self._video_only.unlink, missing_ok=True)
             command += ["-f", "mp4", str(self._video_only)]
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log)
         _widen_pipe(process.stdin)

@@ -1,4 +1,8 @@
-"""drive-video: extract the driving motion, put it onto the source, render, encode."""
+"""drive-video: extract the driving motion, put it onto the source, render, encode.
+
+The output follows the driving clip's timeline (its frame rate and duration). A source video is
+sampled at the matching times; when it is shorter than the driving clip its last frame is held.
+"""
 
 from __future__ import annotations
 
@@ -7,43 +11,27 @@ import functools
 import itertools
 import os
 import time
-from dataclasses import asdict, dataclass, field
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-
 import numpy as np
 
 from thead import __version__
-from thead.backends import DEFAULT_BACKEND, DriveOptions, create_backend
+from thead.backends import DEFAULT_BACKEND, DriveOptions, resolve_backend
 from thead.backends.base import REGIONS, Backend
-from thead.cli._output import Reporter
-from thead.device import resolve_device
 from thead.errors import UsageError
-from thead.io.atomic import atomic_path, check_output_path
-from thead.motion.track import MotionTrack, is_motion_path
+from thead.io.atomic import check_output_path
+from thead.io.formats import output_kind
+from thead.motion.track import MotionTrack
+from thead.pipelines.media import (
+    load_track, media_kind, naming, open_source, prepared_frames, source_at_times, write_track,
+)
 from thead.pipelines.provenance import provenance, weight_revisions
-from thead.pipelines.media import IMAGE_SUFFIXES, load_track, media_kind, naming, open_source, prepared_frames
+from thead.pipelines.result import RenderResult
+from thead.report import Notes, Silent
 
-
-@dataclass
-class DriveResult:
-    """What drive-video wrote and how long each stage took."""
-
-    output: str
-    frames: int
-    fps: float
-    backend: str
-    device: str
-    audio: bool
-    motion: str | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    weights: dict[str, str] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+AUDIO_CHOICES = ("driving", "source", "none")
 
 
 def drive_video(
@@ -51,85 +39,136 @@ def drive_video(
     driving: str | os.PathLike,
     output: str | os.PathLike,
     *,
-    backend: str = DEFAULT_BACKEND,
+    backend: str | Backend = DEFAULT_BACKEND,
     device: str = "auto",
     backend_options: dict[str, Any] | None = None,
     relative: bool = True,
     region: str = "all",
     paste_back: bool = True,
-    keep_audio: bool = True,
+    audio: str | os.PathLike = "driving",
     smooth: float = 0.5,
-    face_index: int = 0,
+    source_face: int = 0,
+    driving_face: int = 0,
     motion_out: str | os.PathLike | None = None,
     max_frames: int | None = None,
     force: bool = False,
-    reporter: Reporter | None = None,
-) -> DriveResult:
-    """Animate ``source`` (image or video) with ``driving`` (video, image or motion track) into ``output``."""
-    reporter = reporter or Reporter(quiet=True)
+    reporter: Notes | None = None,
+) -> RenderResult:
+    """Animate ``source`` (image or video) with ``driving`` (video, image or motion track) into ``output``.
+
+    ``backend`` is a registered name or an already-built :class:`Backend` (models stay loaded across
+    calls). ``audio`` is ``driving`` (default), ``source``, ``none`` or the path of a file with sound.
+    """
+    reporter = reporter or Silent()
     if region not in REGIONS:
         raise UsageError(f"unknown region '{region}'", f"choose one of: {', '.join(REGIONS)}")
-    inputs = [source, driving]
+    audio_file = _audio_file_option(audio)
+    inputs = [source, driving, audio_file]
     out = check_output_path(output, inputs, force)
-    still = out.suffix.lower() in IMAGE_SUFFIXES
+    still = output_kind(out, ("video", "image")) == "image"
     if motion_out is not None:
-        if not is_motion_path(motion_out):
-            raise UsageError(f"--motion-out {motion_out} needs a .motion.safetensors or .npz name", "rename it")
+        output_kind(motion_out, ("motion",))
         check_output_path(motion_out, inputs + [out], force)
     src = open_source(source)
     driving_kind = media_kind(driving)
-    engine = create_backend(backend, resolve_device(device), **(backend_options or {}))
-    options = DriveOptions(relative=relative, region=region, paste_back=paste_back, face_index=face_index)
-    result = DriveResult(str(out), 0, 0.0, backend, str(engine.device), audio=False,
-                         weights=weight_revisions(engine.weights))
+    engine = resolve_backend(backend, device, backend_options)
+    options = DriveOptions(relative=relative, region=region, paste_back=paste_back, face_index=source_face)
+    result = RenderResult(str(out), 0, 0.0, engine.name, str(engine.device))
     timer = functools.partial(_timed, result.timings)
 
     with timer("motion"), naming(driving):
-        track = _driving_track(engine, driving, driving_kind, smooth, face_index, max_frames, reporter, result)
+        track = _driving_track(engine, driving, driving_kind, smooth, driving_face, max_frames, reporter, result)
     if driving_kind == "image":
         options = DriveOptions(relative=False, region="exp" if region == "all" else region,
-                               paste_back=paste_back, face_index=face_index)
-    if motion_out is not None:
-        with atomic_path(motion_out) as tmp:
-            track.metadata.update({"thead_version": __version__, "backend": backend, "driving": str(driving)})
-            track.save(tmp)
-        result.motion = str(motion_out)
-
-    frame_total = len(track) if src.kind == "image" else min(len(track), src.frame_count)
+                               paste_back=paste_back, face_index=source_face)
+    frame_total = len(track)
     if still and frame_total != 1:
         raise UsageError(f"output {out} is an image but the motion has {frame_total} frames", "write an .mp4")
     reference = track.frame(0) if options.relative else None
-    sources = prepared_frames(engine, src, face_index)
+    sources = prepared_frames(engine, src, source_face)
+    if src.kind == "video":
+        sources = source_at_times(sources, src.fps, track.fps, on_short=functools.partial(
+            _note, reporter, result, f"source {source} is shorter than the driving motion; held its last frame"))
     with timer("source"):
         first = next(sources)  # an image without a face fails here, before any output exists
     first_source = result.timings["source"]
+    result.weights = weight_revisions(engine.weight_sets_used())
     lost: list[int] = []
     frames = _render(engine, itertools.chain([first], sources), track, reference, options, frame_total, timer, lost)
-    audio_from = Path(driving) if keep_audio and driving_kind == "video" and _has_audio(driving) else None
+    audio_from = None if still else _audio_source(audio, audio_file, src, driving, driving_kind, reporter, result)
     result.fps = track.fps
-    result.audio = audio_from is not None and not still
-    tags = provenance("drive-video", backend, weights=result.weights)
-    with timer("write"), naming(source):
-        if still:
-            from thead.io.image import write_image
+    result.audio = audio_from is not None
+    tags = provenance("drive-video", engine.name, weights=result.weights)
+    with contextlib.ExitStack() as outputs:
+        if motion_out is not None:  # renamed into place only after the video is, so a failure leaves neither
+            track.metadata.update({"thead_version": __version__, "backend": engine.name, "driving": str(driving)})
+            write_track(track, motion_out, outputs)
+            result.motion = str(motion_out)
+        with timer("write"), naming(source):
+            if still:
+                from thead.io.image import write_image
 
-            write_image(out, next(iter(frames)), metadata=tags)
-            result.frames = 1
-        else:
-            result.frames = _encode(out, reporter.progress(frames, frame_total, "rendering"), track.fps, audio_from, tags)
+                write_image(out, next(iter(frames)), metadata=tags)
+                result.frames = 1
+            else:
+                result.frames = _encode(out, reporter.progress(frames, frame_total, "rendering"), track.fps,
+                                        audio_from, tags)
     # the lazy render/encode loop interleaves: report encode and render as measured inside _render
     result.timings["write"] -= result.timings.get("render", 0.0) + result.timings.get("source", 0.0) - first_source
     if lost:
-        message = f"no face in {len(lost)} of {result.frames} frames of source {source}; held the last face found"
-        result.warnings.append(message)
-        reporter.warn(message)
+        _note(reporter, result, f"no face in {len(lost)} of {result.frames} frames of source {source}; "
+                                "held the last face found")
     return result
 
 
+def _audio_file_option(audio: str | os.PathLike) -> Path | None:
+    """The file named by ``--audio FILE`` (None for the keywords); it must exist."""
+    if str(audio) in AUDIO_CHOICES:
+        return None
+    path = Path(audio)
+    if not path.is_file():
+        raise UsageError(f"--audio {audio}: not one of {', '.join(AUDIO_CHOICES)} and not an existing file",
+                         "give driving, source, none, or the path of a file with sound")
+    return path
+
+
+def _audio_source(audio, audio_file: Path | None, src, driving, driving_kind: str, reporter: Notes,
+                  result: RenderResult) -> Path | None:
+    """The file whose sound is muxed into the output, warning when a source video's sound is dropped."""
+    from thead.io.audio import has_audio
+
+    source_sound = src.kind == "video" and src.reader.has_audio
+    if audio_file is not None:
+        chosen = audio_file
+        if not has_audio(audio_file):
+            raise UsageError(f"--audio {audio_file} has no audio stream", "give a file with sound")
+    elif audio == "source":
+        chosen = src.path if source_sound else None
+        if chosen is None:
+            _note(reporter, result, f"--audio source: source {src.path} has no sound; the output is silent")
+    elif audio == "driving":
+        chosen = Path(driving) if driving_kind == "video" and has_audio(driving) else None
+    else:
+        chosen = None
+    if source_sound and chosen != src.path:
+        _note(reporter, result, f"the sound of source video {src.path} is not in the output "
+                                "(pass --audio source to keep it)")
+    return chosen
+
+
+def _note(reporter: Notes, result: RenderResult, message: str) -> None:
+    result.warnings.append(message)
+    reporter.warn(message)
+
+
 def _driving_track(engine: Backend, driving, kind: str, smooth: float, face_index: int, max_frames: int | None,
-                   reporter: Reporter, result: DriveResult) -> MotionTrack:
+                   reporter: Notes, result: RenderResult) -> MotionTrack:
     if kind == "motion":
-        return load_track(driving, engine)
+        track = load_track(driving, engine)
+        if max_frames is None:
+            return track
+        return MotionTrack(track.fps, track.space, {k: v[:max_frames] for k, v in track.channels.items()},
+                           track.metadata)
     if kind == "image":
         from thead.io.image import read_image
 
@@ -141,9 +180,8 @@ def _driving_track(engine: Backend, driving, kind: str, smooth: float, face_inde
     frames = reporter.progress(itertools.islice(iter(reader), total), total, "tracking driving face")
 
     def warn_missing(missing: int, count: int) -> None:
-        message = f"no face in {missing} of {count} driving frames of {driving}; held and interpolated the motion"
-        result.warnings.append(message)
-        reporter.warn(message)
+        _note(reporter, result, f"no face in {missing} of {count} driving frames of {driving}; "
+                                "held and interpolated the motion")
 
     return engine.extract_motion(frames, fps=reader.fps, face_index=face_index, smooth=smooth, on_missing=warn_missing)
 
@@ -170,12 +208,6 @@ def _encode(out: Path, frames, fps: float, audio_from: Path | None, metadata: di
         for frame in frames:
             writer.write(frame)
         return writer.frames_written
-
-
-def _has_audio(path) -> bool:
-    from thead.io.audio import has_audio
-
-    return has_audio(path)
 
 
 @contextlib.contextmanager

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from thead.errors import BadInputError
+from thead.errors import BadInputError, OutputError, TheadError
+from thead.io.formats import IMAGE_SUFFIXES
 from thead.motion.track import MotionTrack, is_motion_path
 
 if TYPE_CHECKING:
     from thead.backends.base import Backend
     from thead.io.video import VideoReader
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 def media_kind(path: str | os.PathLike) -> str:
@@ -105,7 +106,7 @@ def naming(path: str | os.PathLike) -> Iterator[None]:
     try:
         yield
     except BadInputError as err:
-        if str(path) not in err.message:
+        if not isinstance(err, OutputError) and str(path) not in err.message:
             err.message = f"{path}: {err.message}"
         raise
 
@@ -117,3 +118,38 @@ def load_track(path: str | os.PathLike, engine: Backend) -> MotionTrack:
         raise BadInputError(f"{path} is a '{track.space}' motion track; backend '{engine.name}' needs '{engine.space}'",
                             f"extract it with --backend {engine.name}, or use a backend of space '{track.space}'")
     return track
+
+
+def source_at_times(frames: Iterator[tuple[np.ndarray, Any, bool]], source_fps: float, output_fps: float,
+                    on_short: Callable[[], None]) -> Iterator[tuple[np.ndarray, Any, bool]]:
+    """Source-video frames re-timed to the output's frame rate: output frame i shows the source at i / output_fps.
+
+    Source frames between output times are skipped, frames are repeated when the source is slower,
+    and the last source frame is held (``on_short`` called once) when the source ends first.
+    """
+    current = next(frames)
+    position, ended = 0, False
+    for index in itertools.count():
+        wanted = int(np.floor(index * source_fps / output_fps + 1e-6))
+        while position < wanted and not ended:
+            following = next(frames, None)
+            if following is None:
+                ended = True
+                on_short()
+            else:
+                current, position = following, position + 1
+        yield current
+
+
+def write_track(track: MotionTrack, path: str | os.PathLike, outputs: contextlib.ExitStack) -> None:
+    """Write ``track`` to a temporary file now; ``outputs`` renames it onto ``path`` when it closes without error."""
+    from thead.io.atomic import atomic_path
+
+    tmp = outputs.enter_context(atomic_path(path))
+    try:
+        track.save(tmp)
+    except TheadError:
+        raise
+    except Exception as exc:  # safetensors reports a full disk as its own error type
+        raise OutputError(f"cannot write {path} ({type(exc).__name__}: {exc})",
+                          "check the free disk space and the output path") from exc

@@ -15,13 +15,18 @@ def provenance(command: str, backend: str, seed: int | None = None, weights: dic
         "software": f"thead {__version__}",
         "thead_command": command,
         "thead_backend": backend,
-        "thead_cmdline": shlex.join(["thead", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("thead") else "",
+        "thead_cmdline": command_line(),
     }
     if seed is not None:
         tags["thead_seed"] = str(seed)
     if weights:
         tags["thead_weights"] = ",".join(f"{name}={digest}" for name, digest in sorted(weights.items()))
     return {key: value for key, value in tags.items() if value}
+
+
+def command_line() -> str:
+    """The ``thead ...`` command line being run, shell-quoted ("" when not run as the CLI)."""
+    return shlex.join(["thead", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("thead") else ""
 
 
 def weight_revisions(names: tuple[str, ...]) -> dict[str, str]:

@@ -18,10 +18,10 @@ import torch
 
 from thead.face.mesh import DETECTORS
 from thead.face.types import Face
-from thead.backends.base import Backend, DriveOptions, FrameEdit
+from thead.backends.base import Backend, DriveOptions
+from thead.motion.frame_edit import FrameEdit
 from thead.backends.liveportrait.crop import DRIVING_CROP, SOURCE_CROP, FaceCrop, crop_from_landmarks, image_mask, paste_back
 from thead.backends.liveportrait.motion import (
-    LP_CHANNELS,
     face_channels,
     keypoint_channels,
     keypoint_info,
@@ -41,6 +41,7 @@ from thead.backends.liveportrait.pipeline import (
 )
 from thead.backends.liveportrait.retargeting import combined_eye_ratio, combined_lip_ratio
 from thead.errors import NoFaceError, UsageError, WeightsError
+from thead.motion.spaces.liveportrait import LIVEPORTRAIT, LP_MOTION
 from thead.motion.track import MotionTrack
 
 NETWORK_INPUT = 256
@@ -66,7 +67,7 @@ class LivePortraitBackend(Backend):
     """LivePortrait (KwaiVGI, MIT): implicit 3D keypoints, warping and SPADE decoding; fetched weights."""
 
     name = "liveportrait"
-    space = "liveportrait"
+    space = LIVEPORTRAIT.name  # schema: thead.motion.spaces.liveportrait
     tasks = frozenset({"drive-video", "edit"})
     weights = ("liveportrait",)
     licence = "MIT"
@@ -97,6 +98,22 @@ class LivePortraitBackend(Backend):
         self._networks = networks
         self._pipeline: LivePortraitPipeline | None = None
 
+    @classmethod
+    def tiny(cls, device: torch.device) -> LivePortraitBackend:
+        """The backend on seeded random networks at toy widths (:func:`.config.tiny_config`)."""
+        from thead.backends.liveportrait.config import tiny_config
+
+        generator_state = torch.random.get_rng_state()
+        torch.manual_seed(0)
+        try:
+            networks = LivePortraitNetworks.build(tiny_config())
+        finally:
+            torch.random.set_rng_state(generator_state)
+        with torch.no_grad():  # small stitching/retargeting outputs, as trained ones are
+            for mlp in networks.stitching_retargeting_module.children():
+                mlp.mlp[-1].weight.mul_(0.01)
+        return cls(device, networks=networks)
+
     @property
     def pipeline(self) -> LivePortraitPipeline:
         """The networks on this backend's device, loaded from the fetched weights on first use.
@@ -106,7 +123,10 @@ class LivePortraitBackend(Backend):
         faster per frame, with image rounding ~1e-4 instead of ~1e-5.
         """
         if self._pipeline is None:
-            networks = self._networks or load_official_networks()
+            networks = self._networks
+            if networks is None:
+                networks, weight_set = load_official_networks()
+                self.weights_loaded = (weight_set,)
             opted_in = os.environ.get("THEAD_LIVEPORTRAIT_WINOGRAD", "0").strip().lower() in ("1", "true", "yes")
             winograd = opted_in and self.device.type == "cpu"
             self._pipeline = LivePortraitPipeline(networks.optimize_for_inference(winograd), self.device, half=True)
@@ -208,7 +228,7 @@ class LivePortraitBackend(Backend):
     def _reference(self, source: LivePortraitSource, reference: dict[str, np.ndarray],
                    animation: AnimationOptions) -> DrivingReference:
         """The reference frame's keypoints and expression-friendly multiplier, computed once per reference."""
-        key = b"".join(np.asarray(reference[name], np.float32).tobytes() for name in LP_CHANNELS[:6])
+        key = b"".join(np.asarray(reference[name], np.float32).tobytes() for name in LP_MOTION)
         if key not in source.references:
             source.references.clear()
             info = keypoint_info(reference, source.state.info.kp)
@@ -246,20 +266,23 @@ class LivePortraitBackend(Backend):
         return source.own_deltas[part]
 
 
-def load_official_networks() -> LivePortraitNetworks:
-    """The released networks from the ``liveportrait`` weight set, or its ``liveportrait-safetensors`` conversion.
+def load_official_networks() -> tuple[LivePortraitNetworks, str]:
+    """The released networks from the ``liveportrait`` weight set, or its ``liveportrait-safetensors`` conversion,
+    and the name of the set they came from (for provenance).
 
     Raises the WeightsError of ``liveportrait`` (exit 4, naming ``thead fetch-weights liveportrait``)
     when neither is installed.
     """
     from thead.weights import resolve_files
 
+    weight_set, names = "liveportrait", OFFICIAL_CHECKPOINTS
     try:
-        files, names = resolve_files("liveportrait"), OFFICIAL_CHECKPOINTS
+        files = resolve_files(weight_set)
     except WeightsError as missing:
+        weight_set, names = "liveportrait-safetensors", SAFETENSORS_CHECKPOINTS
         try:
-            files, names = resolve_files("liveportrait-safetensors"), SAFETENSORS_CHECKPOINTS
+            files = resolve_files(weight_set)
         except WeightsError:
             raise missing from None
-    return LivePortraitNetworks.from_files({name: files[path] for name, path in names.items()})
+    return LivePortraitNetworks.from_files({name: files[path] for name, path in names.items()}), weight_set
 

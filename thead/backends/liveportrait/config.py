@@ -164,3 +164,18 @@ def load_models_yaml(path: str | os.PathLike) -> LivePortraitConfig:
     if not isinstance(data, dict) or "model_params" not in data:
         raise BadInputError(f"{path} has no model_params section", "pass a models.yaml in LivePortrait's layout")
     return config_from_model_params(data["model_params"])
+
+
+def tiny_config() -> LivePortraitConfig:
+    """The five networks at toy widths: every layer of the official layout, for tests and demos of code paths."""
+    return LivePortraitConfig(
+        appearance_feature_extractor=AppearanceConfig(block_expansion=4, max_features=32, reshape_channel=2,
+                                                      num_resblocks=1),
+        motion_extractor=MotionExtractorConfig(depths=(1, 1, 1, 1), dims=(8, 8, 16, 16)),
+        warping_module=WarpingConfig(block_expansion=2, max_features=32, reshape_channel=2,
+                                     dense_motion_params=DenseMotionConfig(block_expansion=2, max_features=8,
+                                                                           num_blocks=3, compress=1)),
+        spade_generator=SpadeConfig(block_expansion=2, max_features=8, out_channels=4),
+        stitching_retargeting_module=StitchingConfig(MLPConfig(126, (8,), 65), MLPConfig(65, (8,), 63),
+                                                     MLPConfig(66, (8,), 63)),
+    )
