@@ -32,3 +32,13 @@ def astronaut() -> np.ndarray:
     import skimage.data
 
     return skimage.data.astronaut()
+
+
+@pytest.fixture(scope="session")
+def portrait(tmp_path_factory, astronaut) -> Path:
+    """The astronaut written as a PNG file: a portrait path for command-line tests."""
+    from thead.io.image import write_image
+
+    path = tmp_path_factory.mktemp("inputs") / "astronaut.png"
+    write_image(path, astronaut)
+    return path

@@ -41,13 +41,6 @@ def leftovers(folder: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def portrait(tmp_path_factory, astronaut) -> Path:
-    path = tmp_path_factory.mktemp("inputs") / "astronaut.png"
-    write_image(path, astronaut)
-    return path
-
-
-@pytest.fixture(scope="module")
 def talking(shared) -> Path:
     """A 3 s, 25 fps GRID clip of a speaker, with sound."""
     return shared / "media" / "talking" / "grid_bbaf2n.mpg"

@@ -28,13 +28,6 @@ def probe(path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def portrait(tmp_path_factory, astronaut) -> Path:
-    path = tmp_path_factory.mktemp("inputs") / "astronaut.png"
-    write_image(path, astronaut)
-    return path
-
-
-@pytest.fixture(scope="module")
 def motion(tmp_path_factory, astronaut) -> Path:
     base = face_motion(analyze_image(astronaut).points)
     track = animate(base, 25.0, head_sway(20, 25.0, 10.0), blink_curve(20, 25.0, 60.0))
