@@ -114,7 +114,7 @@ def main() -> None:
 
         times["encode"], _ = best_time(encode, args.repeats)
         whole, _ = best_time(lambda: drive_video(source_path, driving_path, folder / "whole.mp4",
-                                                 keep_audio=False, max_frames=count, force=True), args.repeats)
+                                                 audio="none", max_frames=count, force=True), args.repeats)
 
     print("\n| stage | ms / frame | fps |\n|---|---:|---:|")
     for name, seconds in times.items():

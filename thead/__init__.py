@@ -16,6 +16,7 @@ __version__ = "0.1.0.dev0"
 
 _LAZY = {
     "drive_video": "thead.pipelines.drive_video",
+    "drive_audio": "thead.pipelines.drive_audio",
     "edit": "thead.pipelines.edit",
     "eval": "thead.pipelines.eval",
     "EditSchedule": "thead.pipelines.edit",

@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from thead.errors import UsageError
+
 Device = Annotated[
     str,
     typer.Option("--device", envvar="THEAD_DEVICE", help="auto, cpu, cuda, cuda:N or mps."),
@@ -23,3 +25,15 @@ def _backend_help() -> str:
 
 
 BackendName = Annotated[str, typer.Option("--backend", help=_backend_help(), show_default=False)]
+
+
+def parse_expressions(items: list[str]) -> tuple[tuple[str, float], ...]:
+    """``["happy:0.5", "surprised"]`` -> ``(("happy", 0.5), ("surprised", 1.0))``; names are checked by the pipeline."""
+    parsed = []
+    for item in items:
+        name, _, strength = item.partition(":")
+        try:
+            parsed.append((name, float(strength or 1.0)))
+        except ValueError as exc:
+            raise UsageError(f"--expression expects NAME:STRENGTH, got '{item}'", "e.g. --expression happy:0.5") from exc
+    return tuple(parsed)

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import typer
 
 from thead import __version__
-from thead.cli import Interrupted, drive_video, edit, eval as eval_cmd, fetch_weights, raise_interrupted
+from thead.cli import Interrupted, drive_audio, drive_video, edit, eval as eval_cmd, fetch_weights, raise_interrupted
 from thead.errors import TheadError
 
 app = typer.Typer(
@@ -29,6 +29,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("drive-video")(drive_video.drive_video)
+app.command("drive-audio")(drive_audio.drive_audio)
 app.command("edit")(edit.edit)
 app.command("eval")(eval_cmd.eval_command)
 app.command("fetch-weights")(fetch_weights.fetch_weights)

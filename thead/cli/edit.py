@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from thead.backends import DEFAULT_BACKEND
-from thead.cli._options import BackendName, Device, Force, Json, Quiet
+from thead.cli._options import BackendName, Device, Force, Json, Quiet, parse_expressions
 from thead.cli._output import Reporter
 from thead.errors import UsageError
 
@@ -21,17 +21,6 @@ def _pair(text: Optional[str]) -> Optional[tuple[float, float]]:
     except ValueError as exc:
         raise UsageError(f"--gaze expects X,Y, got '{text}'", "e.g. --gaze 0.3,-0.1") from exc
     return x, y
-
-
-def _expression(items: list[str]) -> tuple[tuple[str, float], ...]:
-    parsed = []
-    for item in items:
-        name, _, strength = item.partition(":")
-        try:
-            parsed.append((name, float(strength or 1.0)))
-        except ValueError as exc:
-            raise UsageError(f"--expression expects NAME:STRENGTH, got '{item}'", "e.g. --expression happy:0.5") from exc
-    return tuple(parsed)
 
 
 def edit(
@@ -91,7 +80,7 @@ def edit(
     from thead.pipelines.edit import edit as run
 
     frame_edit = FrameEdit(yaw=yaw, pitch=pitch, roll=roll, eyes=eyes, mouth=mouth, gaze=_pair(gaze), smile=smile,
-                           expressions=_expression(expression))
+                           expressions=parse_expressions(expression))
     has_edit = frame_edit != FrameEdit()
     if not (has_edit or blink or keyframes or lips_closed):
         raise UsageError("nothing to edit", "give at least one of --yaw, --pitch, --roll, --smile, --eyes, --mouth, --gaze, "

@@ -1,4 +1,5 @@
-"""Edits on ``landmarks``-space motion frames: eyes, mouth, gaze, smile, brows, lips, pose.
+"""Edits on ``landmarks``-space motion frames: eyes, mouth, gaze, smile, brows, lips, pose, and the
+lip shapes of speech (spread or rounded, pressed, lower lip under the teeth).
 
 They change the canonical expression (R^T (p - c) / s, x towards the subject's left eye, y down)
 and the matching scalar channels together, so that a renderer and a reader of the track agree.
@@ -137,6 +138,86 @@ def raise_upper_lip(frame: dict[str, np.ndarray], amount: float) -> dict[str, np
     weight = np.where(above, _falloff(expr, UPPER_LIP, 0.12), 0.0)
     weight = np.maximum(weight, 0.6 * _falloff(expr, NOSE_WINGS, 0.06))
     expr[:, 1] -= amount * weight
+    return _refresh(frame, expr)
+
+
+# Outer and inner lip contours paired point by point, corner to corner (the corners excluded).
+_OUTER_UPPER = np.array([185, 40, 39, 37, 0, 267, 269, 270, 409])
+_INNER_UPPER_PAIRED = np.array([191, 80, 81, 82, 13, 312, 311, 310, 415])
+_OUTER_LOWER = np.array([146, 91, 181, 84, 17, 314, 405, 321, 375])
+_INNER_LOWER_PAIRED = np.array([95, 88, 178, 87, 14, 317, 402, 318, 324])
+LIPS = np.concatenate([[61, 291, 78, 308], _OUTER_UPPER, _INNER_UPPER_PAIRED, _OUTER_LOWER, _INNER_LOWER_PAIRED])
+
+LIP_REACH = 0.08  # inter-ocular units: the skin within about this distance moves with a dragged lip point
+
+
+def _drag(expr: np.ndarray, handles: np.ndarray, moves: np.ndarray, reach: float = LIP_REACH) -> np.ndarray:
+    """Move ``handles`` by ``moves`` [k, 3] and the skin around them by Gaussian-weighted shares of those moves."""
+    distance = np.linalg.norm(expr[:, None, :2] - expr[None, handles, :2], axis=2)
+    weights = np.exp(-((distance / reach) ** 2))
+    share = weights / np.maximum(weights.sum(axis=1, keepdims=True), 1.0)
+    return expr + share @ moves
+
+
+def shape_lips(frame: dict[str, np.ndarray], amount: float) -> dict[str, np.ndarray]:
+    """Spread (``amount`` > 0, as in EE) or round (< 0, as in OO) the lips; about -1..1.
+
+    Spreading pulls the corners sideways and a little up; rounding draws them in by up to a
+    fifth of the mouth width, pushes the lips forward (towards the camera) and lets them part
+    a little higher in the middle, the shape of a pout.
+    """
+    amount = float(amount)
+    if amount >= 0:
+        return pull_corners(frame, 0.08 * amount, 0.015 * amount)
+    rounding = -amount
+    frame = pull_corners(frame, -0.1 * rounding, 0.0)
+    expr = np.array(frame["expression"], np.float64)
+    width = np.linalg.norm(expr[61] - expr[291])
+    forward = _falloff(expr, LIPS, 0.25 * width)
+    expr[:, 2] -= 0.08 * rounding * width * forward  # z grows into the head
+    return _refresh(frame, expr)
+
+
+def press_lips(frame: dict[str, np.ndarray], amount: float) -> dict[str, np.ndarray]:
+    """Press the lips together (0..1, as in M, B, P): shut the mouth and roll the lips in, thinning them."""
+    frame = set_mouth(frame, (1.0 - float(amount)) * float(frame["mouth_open"]))
+    expr = np.array(frame["expression"], np.float64)
+    outer = np.concatenate([_OUTER_UPPER, _OUTER_LOWER])
+    inner = np.concatenate([_INNER_UPPER_PAIRED, _INNER_LOWER_PAIRED])
+    moves = np.zeros((len(outer), 3))
+    moves[:, 1] = 0.3 * float(amount) * (expr[inner, 1] - expr[outer, 1])
+    return _refresh(frame, _drag(expr, outer, moves))
+
+
+def tuck_lower_lip(frame: dict[str, np.ndarray], amount: float) -> dict[str, np.ndarray]:
+    """Raise the lower lip under the upper teeth (0..1, as in F, V): it rises most of the inner-lip
+    gap and rolls back, and the upper lip lifts a little so the teeth edge shows."""
+    amount = float(amount)
+    expr = np.array(frame["expression"], np.float64)
+    gap = np.maximum(expr[_INNER_LOWER_PAIRED, 1] - expr[_INNER_UPPER_PAIRED, 1], 0.0)
+    thickness = expr[_OUTER_UPPER, 1].mean() - expr[_INNER_UPPER_PAIRED, 1].mean()  # negative: y grows down
+    lower = np.concatenate([_INNER_LOWER_PAIRED, _OUTER_LOWER])
+    moves = np.zeros((len(lower), 3))
+    moves[:, 1] = -amount * 0.8 * np.concatenate([gap, gap])
+    moves[:, 2] = amount * 0.1 * abs(thickness)
+    expr = _drag(expr, lower, moves)
+    lift = np.zeros((len(_INNER_UPPER_PAIRED), 3))
+    lift[:, 1] = amount * 0.25 * thickness
+    return _refresh(frame, _drag(expr, _INNER_UPPER_PAIRED, lift, 0.5 * LIP_REACH))
+
+
+def reset_lips(frame: dict[str, np.ndarray], rest: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``frame`` with the lower face (lips, mouth surroundings, jaw) of ``rest``; both ``landmarks`` frames of one face.
+
+    The change fades in from under the nose to the highest lip point, so the nose and the rest
+    of the face keep ``frame``'s own motion.
+    """
+    expr = np.array(frame["expression"], np.float64)
+    nose, lip = float(expr[2, 1]), float(expr[LIPS, 1].min())  # subnasale, highest lip point; y grows down
+    ramp = np.clip((expr[:, 1] - nose) / max(lip - nose, 1e-6), 0.0, 1.0)
+    weight = ramp * ramp * (3 - 2 * ramp)
+    weight[_IRISES] = 0.0
+    expr += weight[:, None] * (np.asarray(rest["expression"], np.float64) - expr)
     return _refresh(frame, expr)
 
 

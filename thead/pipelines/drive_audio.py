@@ -1,0 +1,240 @@
+"""drive-audio: speech (a file, or text through TTS) -> articulation -> motion -> render, with the sound muxed.
+
+An image source is animated whole (mouth from the speech; blinks, head motion, brows and
+saccades synthesised around it). A video source is *dubbed*: its own head motion, blinks and
+everything but the lips are kept, and the lips follow the new speech. The output lasts exactly as
+long as the speech; a shorter source video is extended by ``loop`` (``pingpong`` or ``hold``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import itertools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from thead import __version__
+from thead.backends import DEFAULT_BACKEND, DriveOptions, resolve_backend
+from thead.backends.base import Backend
+from thead.errors import BadInputError, UsageError
+from thead.io.atomic import atomic_path, check_output_path
+from thead.io.formats import output_kind
+from thead.motion.track import MotionTrack
+from thead.pipelines.media import naming, open_source, prepared_frames, write_track
+from thead.pipelines.provenance import provenance, weight_revisions
+from thead.pipelines.result import RenderResult, timed
+from thead.report import Notes, Silent
+
+SAMPLE_RATE = 16_000
+LOOPS = ("pingpong", "hold")
+POSES = ("natural", "still")
+REST_SECONDS = 2.0  # a dubbed video's rest lip shape: its most closed mouth in the first seconds
+
+
+def drive_audio(
+    source: str | os.PathLike,
+    audio: str | os.PathLike | None,
+    output: str | os.PathLike,
+    *,
+    text: str | None = None,
+    voice: str | None = None,
+    rate: float = 1.0,
+    speech_out: str | os.PathLike | None = None,
+    language: str = "en",
+    backend: str | Backend = DEFAULT_BACKEND,
+    device: str = "auto",
+    backend_options: dict[str, Any] | None = None,
+    pose: str = "natural",
+    blink_rate: float = 17.0,
+    expressions: tuple[tuple[str, float], ...] = (),
+    seed: int = 0,
+    fps: float = 25.0,
+    loop: str = "pingpong",
+    source_face: int = 0,
+    paste_back: bool = True,
+    motion_out: str | os.PathLike | None = None,
+    force: bool = False,
+    reporter: Notes | None = None,
+) -> RenderResult:
+    """Make ``source`` (portrait image, or a video to dub) speak ``audio`` (or ``text``) into ``output``."""
+    reporter = reporter or Silent()
+    if (audio is None) == (text is None):
+        raise UsageError("give either an AUDIO file or --text, not both" if audio is not None else
+                         "nothing to say: give an AUDIO file or --text", "e.g. thead drive-audio face.jpg speech.wav -o talk.mp4")
+    if text is not None and not text.strip():
+        raise UsageError("--text is empty", 'give the words to say, e.g. --text "Hello there."')
+    if loop not in LOOPS:
+        raise UsageError(f"--loop {loop}: unknown", f"choose one of: {', '.join(LOOPS)}")
+    if pose not in POSES:
+        raise UsageError(f"--pose {pose}: unknown", f"choose one of: {', '.join(POSES)}")
+    if not 0 <= blink_rate <= 60:
+        raise UsageError(f"--blink-rate {blink_rate:g} is out of range", "give blinks per minute in 0..60 (people: 15-20)")
+    output_kind(output, ("video",))
+    inputs = [source, audio]
+    out = check_output_path(output, inputs, force)
+    for extra, kind in ((motion_out, "motion"), (speech_out, "audio")):
+        if extra is not None:
+            if kind == "motion":
+                output_kind(extra, ("motion",))
+            elif Path(extra).suffix.lower() != ".wav":
+                raise UsageError(f"--speech-out {extra}: unsupported format", "use a .wav name")
+            check_output_path(extra, inputs + [out], force)
+
+    timings: dict[str, float] = {}
+    timer = functools.partial(timed, timings)
+    src = open_source(source)
+    with contextlib.ExitStack() as outputs:
+        with timer("speech"):
+            samples, sound, phones, spoken = _speech(audio, text, voice, rate, speech_out, out.parent, outputs)
+        video_fps = src.fps if src.kind == "video" else fps
+        with timer("audio analysis"):
+            from thead.audio.articulation import analyze_speech
+
+            articulation = analyze_speech(samples, SAMPLE_RATE, video_fps, phones=phones, language=spoken or language)
+        total = len(articulation)
+        if total == 0:
+            raise BadInputError(f"{audio or 'the synthesized speech'} is shorter than one frame", "give longer audio")
+        engine = resolve_backend(backend, device, backend_options)
+        result = RenderResult(str(out), 0, video_fps, engine.name, str(engine.device), audio=True, timings=timings)
+        if float(np.max(articulation.speech, initial=0.0)) < 0.5:
+            result.warn(reporter, f"no speech found in {audio or 'the synthesized speech'}: the face stays silent "
+                                    "(blinks and head motion only)")
+        options = DriveOptions(relative=True, paste_back=paste_back, face_index=source_face)
+        with timer("source"), naming(source):
+            if src.kind == "image":
+                frames, track = _animate_image(engine, src, articulation, options, pose, blink_rate, seed, expressions)
+            else:
+                frames, track = _dub_video(engine, src, articulation, options, loop, reporter, result)
+            first = next(frames)  # analyses the source (and loads weights) before any output exists
+        result.weights = weight_revisions(engine.weight_sets_used())
+        if motion_out is not None:
+            result.motion = str(motion_out)
+        tags = provenance("drive-audio", engine.name, seed=seed, weights=result.weights)
+        from thead.io.video import VideoWriter
+
+        with timer("render+encode"), naming(source), VideoWriter(out, video_fps, audio_from=sound, metadata=tags) as writer:
+            for frame in reporter.progress(itertools.chain([first], frames), total, "rendering speech"):
+                writer.write(frame)
+            if motion_out is not None:
+                motion = track()
+                motion.metadata.update({"thead_version": __version__, "backend": engine.name, "speech": str(audio or "text")})
+                write_track(motion, motion_out, outputs)
+        result.frames = writer.frames_written
+    return result
+
+
+def _speech(audio, text, voice, rate, speech_out, folder: Path, outputs: contextlib.ExitStack):
+    """Mono samples at 16 kHz, the file whose sound is muxed, and the TTS phones and language (None for recordings)."""
+    from thead.io.audio import has_audio, read_audio
+
+    if audio is not None:
+        with naming(audio):
+            if not has_audio(audio):
+                raise BadInputError(f"{audio} has no audio stream", "give a file with sound (wav, mp3, m4a, or a video with sound)")
+            return read_audio(audio, SAMPLE_RATE), Path(audio), None, None
+    from thead.audio.tts import synthesize
+
+    speech = synthesize(text, voice=voice, rate=rate)
+    sound = outputs.enter_context(atomic_path(speech_out)) if speech_out is not None else \
+        outputs.enter_context(_temporary_wav(folder))
+    _write_wav(sound, speech.samples, speech.sample_rate)
+    return _resample(speech.samples, speech.sample_rate), sound, speech.phones, speech.language
+
+
+@contextlib.contextmanager
+def _temporary_wav(folder: Path) -> Iterator[Path]:
+    from thead.io.atomic import partial_path, signals_held
+
+    with signals_held():
+        path = partial_path(folder, ".wav")
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _write_wav(path: Path, samples: np.ndarray, sample_rate: int) -> None:
+    import wave
+
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(sample_rate)
+        handle.writeframes(pcm.tobytes())
+
+
+def _resample(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    if sample_rate == SAMPLE_RATE:
+        return samples.astype(np.float32)
+    import librosa
+
+    return librosa.resample(samples.astype(np.float32), orig_sr=sample_rate, target_sr=SAMPLE_RATE).astype(np.float32)
+
+
+def _animate_image(engine: Backend, src, articulation, options: DriveOptions, pose: str, blink_rate: float, seed: int,
+                   expressions) -> tuple[Iterator[np.ndarray], Any]:
+    """Frames of a portrait speaking, and a callable giving the motion track used."""
+    from thead.motion.talking import speech_motion
+
+    prepared = engine.prepare_source(next(src.frames()), options.face_index)  # NoFaceError before any output
+    base = engine.source_motion(prepared)
+    track = speech_motion(articulation, base, engine.space, pose=pose, blink_rate=blink_rate, seed=seed,
+                          expressions=expressions)
+    frames = (engine.render(prepared, track.frame(index), base, options) for index in range(len(track)))
+    return frames, lambda: track
+
+
+def _dub_video(engine: Backend, src, articulation, options: DriveOptions, loop: str, reporter: Notes,
+               result: RenderResult) -> tuple[Iterator[np.ndarray], Any]:
+    """Frames of the source video with its lips replaced, and a callable giving the motion track used."""
+    from thead.motion.talking import mouth_edit
+
+    total = len(articulation)
+    if src.frame_count < total:
+        result.warn(reporter, f"source {src.path} ({src.frame_count} frames) is shorter than the speech ({total}); "
+                                f"extended by --loop {loop}")
+    driven: list[dict[str, np.ndarray]] = []
+
+    def frames() -> Iterator[np.ndarray]:
+        sources = iter(_looped(lambda: prepared_frames(engine, src, options.face_index), src.frame_count, total, loop))
+        head = list(itertools.islice(sources, max(1, round(REST_SECONDS * src.fps))))
+        rest = min((engine.source_motion(prepared) for _, prepared, _ in head), key=lambda m: float(m["mouth_open"]))
+        for index, (_, prepared, _) in enumerate(itertools.chain(head, sources)):
+            base = engine.source_motion(prepared)  # the video's own head, eyes and brows; its lips are replaced
+            frame = mouth_edit(base, engine.space, float(articulation.jaw[index]), float(articulation.spread[index]),
+                               float(articulation.closure[index]), float(articulation.teeth[index]), rest=rest)
+            driven.append(frame)
+            yield engine.render(prepared, frame, base, options)
+
+    def track() -> MotionTrack:
+        channels = {name: np.stack([f[name] for f in driven]).astype(np.float32) for name in driven[0]}
+        return MotionTrack(src.fps, engine.space, channels)
+
+    return frames(), track
+
+
+def _looped(open_frames, count: int, total: int, loop: str) -> Iterator[Any]:
+    """``total`` items from a sequence of ``count`` re-openable items: forwards, then ping-pong or hold."""
+    if count >= total:
+        yield from itertools.islice(open_frames(), total)
+        return
+    items = list(open_frames())  # a source shorter than the speech: held in memory to play it back and forth
+    order = _loop_order(len(items), total, loop)
+    for index in order:
+        yield items[index]
+
+
+def _loop_order(count: int, total: int, loop: str) -> list[int]:
+    """Source frame indices for ``total`` output frames: 0..n-1, then back and forth (pingpong) or the last held."""
+    if loop == "hold":
+        return [min(i, count - 1) for i in range(total)]
+    period = max(2 * count - 2, 1)
+    return [i % period if i % period < count else period - i % period for i in range(total)]
+
+
