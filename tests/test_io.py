@@ -405,6 +405,31 @@ def test_bad_image_inputs_give_one_line_errors(tmp_path):
         assert "\n" not in line and path.name in line and " — " in line
 
 
+@pytest.mark.parametrize("with_exif", [False, True], ids=["plain", "exif"])
+def test_truncated_png_is_bad_input_at_every_cut(tmp_path, with_exif):
+    """A PNG cut anywhere reads whole or is exit 3 naming the file, never another error.
+
+    Without an eXIf chunk before the pixels, reading the orientation decodes the pixels: a cut
+    there raised Pillow's "image file is truncated" outside the guarded block (exit 1).
+    """
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    whole = tmp_path / "whole.png"
+    options = {"exif": exif.tobytes()} if with_exif else {}
+    Image.fromarray(clip(1, 128, 128)[0]).save(whole, **options)
+    data = whole.read_bytes()
+    refused = 0
+    for cut in range(40, len(data) - 12, max(1, len(data) // 60)):
+        partial = tmp_path / f"cut{cut}.png"
+        partial.write_bytes(data[:cut])
+        try:
+            assert read_image(partial).shape[2] == 3  # only the trailer was lost
+        except BadInputError as error:
+            assert partial.name in error.one_line()
+            refused += 1
+    assert refused >= 50
+
+
 def test_large_image_is_downscaled_with_a_warning(tmp_path):
     Image.new("RGB", (3000, 2000), (10, 200, 30)).save(tmp_path / "big.jpg")
     with pytest.warns(ImageDownscaledWarning, match="3000x2000"):
