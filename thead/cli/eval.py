@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -14,9 +14,9 @@ from rich.text import Text
 
 from thead.cli._options import Device, Force, Json, Quiet
 from thead.cli._output import Reporter
-from thead.metrics.runner import cell, column_title, columns
-from thead.pipelines.eval import EvalResult
-from thead.pipelines.eval import eval as run_eval
+
+if TYPE_CHECKING:
+    from thead.pipelines.eval import EvalResult
 
 EXAMPLES = """
 Examples:
@@ -62,6 +62,8 @@ def eval_command(
 ) -> None:
     """Measure generated talking-head videos: SSIM, PSNR, LPIPS, FID, IS, CPBD, LMD, AKD, CSIM, LSE-D/C and more."""
     reporter = Reporter(quiet=quiet, json_mode=json_output)
+    from thead.pipelines.eval import eval as run_eval  # metrics load torch: only when a command runs
+
     result = run_eval(generated, ref=ref, source=source, audio=audio, metrics=metrics, ref_dir=ref_dir,
                       manifest=manifest, csv=csv_path, report=report, weights_dir=weights_dir, max_frames=max_frames,
                       device=device, force=force, reporter=reporter)
@@ -75,6 +77,8 @@ def eval_command(
 def _print_table(result: EvalResult) -> None:
     """The result table on stdout (one column per number; metrics down the side for a single item),
     then each metric's protocol, the notes and the failed rows' errors."""
+    from thead.metrics.runner import cell, column_title, columns
+
     cols = columns(result.metrics)
     by_name = {m.name: m for m in result.metrics}
     mean = result.mean
