@@ -9,7 +9,7 @@ from __future__ import annotations
 import signal
 import sys
 
-_STOP_SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
+STOP_SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
 
 
 class Interrupted(BaseException):
@@ -27,7 +27,7 @@ def raise_interrupted(signum: int, frame) -> None:
 
 def main() -> None:
     """Console-script entry point: exit with the code of the contract (see :mod:`thead.cli.app`)."""
-    for signum in _STOP_SIGNALS:
+    for signum in STOP_SIGNALS:
         signal.signal(signum, raise_interrupted)
     try:
         from thead.cli.app import run

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import typer
 
 from thead import __version__
-from thead.cli import Interrupted, drive_audio, drive_video, edit, eval as eval_cmd, fetch_weights, raise_interrupted
+from thead.cli import STOP_SIGNALS, Interrupted, drive_audio, drive_video, edit, eval as eval_cmd, fetch_weights, raise_interrupted
 from thead.errors import TheadError
 
 app = typer.Typer(
@@ -35,7 +35,6 @@ app.command("eval")(eval_cmd.eval_command)
 app.command("fetch-weights")(fetch_weights.fetch_weights)
 
 USAGE_EXIT = 2
-INTERRUPT_SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
 
 
 def _version(value: bool) -> None:
@@ -84,7 +83,7 @@ def usage_line(exc: Exception) -> str:
 @contextmanager
 def stop_signals_raise() -> Iterator[None]:
     """While the block runs, SIGINT/SIGTERM/SIGHUP raise :class:`Interrupted` instead of killing the process."""
-    previous = {signum: signal.signal(signum, raise_interrupted) for signum in INTERRUPT_SIGNALS}
+    previous = {signum: signal.signal(signum, raise_interrupted) for signum in STOP_SIGNALS}
     try:
         yield
     finally:

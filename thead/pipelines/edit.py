@@ -11,6 +11,7 @@ a warning (``result.warnings``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import os
 from collections.abc import Callable
@@ -170,11 +171,7 @@ def edit(
     engine = resolve_backend(backend, device, backend_options)
     result = RenderResult(str(out), 0, None, engine.name, str(engine.device))
 
-    def warn(message: str) -> None:
-        result.warnings.append(message)
-        reporter.warn(message)
-
-    schedule = clamp_schedule(schedule, engine.edit_limits, engine.name, warn)
+    schedule = clamp_schedule(schedule, engine.edit_limits, engine.name, functools.partial(result.warn, reporter))
     if kind == "motion" or out_kind == "motion":
         if kind != "motion" or out_kind != "motion":
             raise UsageError("a motion track edits into a motion track", "give both INPUT and -o as .motion.safetensors")
