@@ -9,7 +9,7 @@ from __future__ import annotations
 import signal
 import sys
 
-STOP_SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
+from thead.signals import STOP_SIGNALS
 
 
 class Interrupted(BaseException):

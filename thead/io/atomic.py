@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from thead.errors import OutputError
+from thead.signals import STOP_SIGNALS
 
 PARTIAL_PREFIX = ".thead-"
 _PARTIAL = re.compile(r"\.thead-(\d+)-[A-Za-z0-9_]+\.partial(\.[A-Za-z0-9.]+)?")
@@ -116,12 +117,11 @@ def atomic_path(output: str | os.PathLike) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def signals_held() -> Iterator[None]:
-    """Hold SIGINT, SIGTERM and SIGHUP until the block ends (they are delivered right after it)."""
+    """Hold the stop signals (SIGINT, SIGTERM, SIGHUP) until the block ends; they are delivered right after it."""
     if not hasattr(signal, "pthread_sigmask"):
         yield
         return
-    held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
         yield
     finally:
