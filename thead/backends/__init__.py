@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from thead.errors import UsageError
@@ -61,8 +63,30 @@ def create_backend(name: str, device: torch.device, **options: Any) -> Backend:
     return get_backend_class(name)(device, **options)
 
 
+# Built backends by (name, device, options) while a ``warm_backends()`` block runs; None outside one.
+_WARM: dict[tuple[str, str, tuple[tuple[str, Any], ...]], Backend] | None = None
+
+
+@contextlib.contextmanager
+def warm_backends() -> Iterator[None]:
+    """Within the block, :func:`resolve_backend` by name returns the backend it built before for the same
+    name, device and options, so that models stay loaded across jobs (``thead batch`` workers run their
+    jobs inside one). Outside any block each call builds a new backend. Blocks nest; the outermost owns
+    the cache and drops it on exit."""
+    global _WARM
+    if _WARM is not None:
+        yield
+        return
+    _WARM = {}
+    try:
+        yield
+    finally:
+        _WARM = None
+
+
 def resolve_backend(backend: str | Backend, device: str = "auto", options: dict[str, Any] | None = None) -> Backend:
-    """``backend`` itself when already built (its models stay loaded across jobs), else a new one by name."""
+    """``backend`` itself when already built (its models stay loaded across jobs), else one by name:
+    a new one, or inside :func:`warm_backends` the one already built for the same name, device and options."""
     from thead.backends.base import Backend
 
     if isinstance(backend, Backend):
@@ -72,7 +96,13 @@ def resolve_backend(backend: str | Backend, device: str = "auto", options: dict[
         return backend
     from thead.device import resolve_device
 
-    return create_backend(backend, resolve_device(device), **(options or {}))
+    resolved = resolve_device(device)
+    if _WARM is None:
+        return create_backend(backend, resolved, **(options or {}))
+    key = (backend.strip().lower(), str(resolved), tuple(sorted((options or {}).items())))
+    if key not in _WARM:
+        _WARM[key] = create_backend(backend, resolved, **(options or {}))
+    return _WARM[key]
 
 
 def __getattr__(name: str) -> Any:
@@ -85,4 +115,4 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["BACKENDS", "DEFAULT_BACKEND", "REGISTRY", "Backend", "DriveOptions", "backend_options", "create_backend",
-           "get_backend_class", "parse_options", "resolve_backend"]
+           "get_backend_class", "parse_options", "resolve_backend", "warm_backends"]
