@@ -29,7 +29,11 @@ Examples:
 
   thead eval out.mp4 --ref real.mp4 --metrics lpips,fid --weights-dir ./weights
 
-Metrics: ssim psnr lpips fid is cpbd lmd akd csim sync lipsync blink headpose jitter; 'all' (default) runs each one whose inputs are given.
+  thead eval reenacted/ --ref-dir clips/ --metrics ssim,psnr,ssim-mouth,ssim-face,lmd,akd,sharpness
+
+Metrics: ssim psnr lpips fid is cpbd lmd akd csim sync lipsync blink headpose jitter ssim-mouth ssim-face sharpness; 'all' (default) runs each one whose inputs are given.
+
+ssim-mouth and ssim-face are SSIM inside the reference's mouth and face boxes; sharpness compares the face-box Laplacian variance of the generated frames with the reference's (extra "sharpness ratio": 1 = as sharp; headline |log2 ratio|). Self-reenactment (frame 0 of a real clip driven by the clip, compared with it): see the README.
 
 Protocol variants, by name only: ssim-gray ssim-downsample ssim-skimage-legacy lmd-dlib akd-dlib.
 

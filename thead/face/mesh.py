@@ -131,7 +131,8 @@ def detect_faces(rgb: np.ndarray, detector: str = "mediapipe") -> list[Face]:
 
 
 def analyze_image(rgb: np.ndarray, face_index: int = 0, name: str = "image", detector: str = "mediapipe") -> Face:
-    """The ``face_index``-th largest face of an image; raises NoFaceError naming ``name``."""
+    """The ``face_index``-th largest face of an image; raises NoFaceError naming ``name`` when there is
+    none, or when the fitted mesh is not confirmed as a human face (an animal: see ``plausibility``)."""
     faces = detect_faces(rgb, detector)
     if not faces:
         raise NoFaceError(f"no face found in {name}", "use a portrait where the face is visible and at least ~40 px wide")
@@ -140,6 +141,9 @@ def analyze_image(rgb: np.ndarray, face_index: int = 0, name: str = "image", det
             f"{name} has {len(faces)} face(s); --face-index {face_index} is out of range",
             f"use --face-index between 0 and {len(faces) - 1}",
         )
+    from thead.face.plausibility import require_human_face
+
+    require_human_face(rgb, faces[face_index], name)
     return faces[face_index]
 
 

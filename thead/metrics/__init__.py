@@ -25,6 +25,9 @@ METRICS: dict[str, str] = {
     "blink": "thead.metrics.blink:BlinkRate",
     "headpose": "thead.metrics.headpose:HeadPoseRange",
     "jitter": "thead.metrics.jitter:LandmarkJitter",
+    "ssim-mouth": "thead.metrics.ssim_mouth:MouthSSIM",
+    "ssim-face": "thead.metrics.ssim_face:FaceSSIM",
+    "sharpness": "thead.metrics.sharpness:Sharpness",
 }
 #: Named protocol variants: run only when asked for by name.
 VARIANTS: dict[str, str] = {
