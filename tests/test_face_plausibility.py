@@ -52,6 +52,22 @@ def test_the_command_line_refuses_a_dog_with_exit_3_and_writes_nothing(shared, t
     assert not out.exists()
 
 
+def test_a_dog_video_as_the_source_is_refused_too(shared, tmp_path, capsys, monkeypatch):
+    """Video sources are tracked, not analysed per frame: the first face found is checked once."""
+    from thead.io.video import VideoWriter
+
+    dog = read_image(shared / "media/portraits/lp_s30.jpg")
+    dog = dog[: dog.shape[0] // 2 * 2, : dog.shape[1] // 2 * 2]
+    clip = tmp_path / "dog.mp4"
+    with VideoWriter(clip, 25.0) as writer:
+        for _ in range(3):
+            writer.write(dog)
+    out = tmp_path / "out.mp4"
+    code, _, err = run_cli(capsys, monkeypatch, "drive-video", clip, clip, "-o", out)
+    assert code == 3 and "does not look human" in err and "source video" in err
+    assert not out.exists()
+
+
 def test_upright_crop_levels_the_eye_line_and_frames_the_mesh_box():
     image = np.zeros((300, 300, 3), np.uint8)
     points = np.full((478, 2), 150.0)

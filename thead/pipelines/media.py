@@ -68,6 +68,7 @@ def prepared_frames(engine: Backend, source: Source, face_index: int = 0) -> Ite
     """
     from thead.errors import NoFaceError
     from thead.face import FaceTracker
+    from thead.face.plausibility import require_human_face
 
     if source.kind == "image":
         frame = next(source.frames())
@@ -80,6 +81,8 @@ def prepared_frames(engine: Backend, source: Source, face_index: int = 0) -> Ite
         for index, frame in enumerate(source.frames()):
             face = tracker.track(frame)
             if face is not None:
+                if state is None:  # the first face found: is it a person's? (checked once per video)
+                    require_human_face(frame, face, f"source video {source.path}")
                 state = engine.prepare_source(frame, face_index, face=face)
             elif state is None:
                 raise NoFaceError(f"no face in the first frames of source video {source.path} (frame {index})",
