@@ -14,7 +14,7 @@ from thead.weights import load_manifest, parse_manifest
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST = load_manifest()
 REQUIRED = ["liveportrait", "liveportrait-safetensors", "liveportrait-insightface", "fid-inception", "lpips-alex",
-            "syncnet", "arcface-buffalo-l", "piper-voice"]
+            "syncnet", "arcface-buffalo-l", "piper-voice", "sd-turbo", "ldm-celebahq"]
 
 GOOD = '''\
 [tiny]
@@ -48,6 +48,10 @@ def _code_uses() -> dict[str, set[str]]:
     for metric in [*METRICS, *VARIANTS, *REGISTRY.aliases]:
         for set_name in get_metric_class(metric).weights:
             uses.setdefault(set_name, set()).add(f"metric:{metric}")
+    from thead.generate import GENERATORS, REGISTRY as GENERATOR_REGISTRY
+
+    for name in GENERATORS:
+        uses.setdefault(GENERATOR_REGISTRY.get(name).weight_set, set()).add(f"generator:{name}")
     uses.setdefault(scrfd.WEIGHTS, set()).add("face:insightface")
     uses.setdefault("liveportrait-safetensors", set()).add("backend:liveportrait")  # its fallback, checked below
     return uses
@@ -64,6 +68,7 @@ def test_every_set_the_code_loads_is_in_the_manifest_and_nothing_else():
 def test_used_by_names_what_really_loads_the_set(name):
     from thead.backends import BACKENDS
     from thead.face.mesh import DETECTORS
+    from thead.generate import GENERATORS
 
     declared = [entry.split(" (")[0] for entry in MANIFEST.get(name).used_by]
     if declared[0].startswith("planned:"):
@@ -74,7 +79,7 @@ def test_used_by_names_what_really_loads_the_set(name):
         if kind == "metric":
             assert entry in _code_uses()[name]  # that metric's class lists this set in its weights
         else:
-            assert target in (BACKENDS if kind == "backend" else DETECTORS), entry
+            assert target in (BACKENDS if kind == "backend" else GENERATORS if kind == "generator" else DETECTORS), entry
 
 
 @pytest.mark.parametrize("set_name, checkpoints", [("liveportrait", "OFFICIAL_CHECKPOINTS"),
@@ -114,7 +119,9 @@ def test_every_entry_is_pinned_and_licensed(name):
 
 def test_trust_on_first_use_entries_are_the_documented_ones():
     tofu = sorted(f"{s.name}:{f.path}" for s in MANIFEST.sets.values() for f in s.files if f.trust_on_first_use)
-    assert tofu == ["piper-voice:en/en_US/lessac/medium/en_US-lessac-medium.onnx.json"]
+    # no page publishes hashes for the diffusers snapshots: every file is pinned on first fetch
+    assert tofu == sorted(["piper-voice:en/en_US/lessac/medium/en_US-lessac-medium.onnx.json",
+                           *(f"{n}:{f.path}" for n in ("sd-turbo", "ldm-celebahq") for f in MANIFEST.get(n).files)])
 
 
 def _metric_weights() -> list[tuple[str, str, str]]:

@@ -18,7 +18,18 @@ from contextlib import contextmanager
 import typer
 
 from thead import __version__
-from thead.cli import STOP_SIGNALS, Interrupted, drive_audio, drive_video, edit, eval as eval_cmd, fetch_weights, raise_interrupted
+from thead.cli import (
+    STOP_SIGNALS,
+    Interrupted,
+    batch,
+    drive_audio,
+    drive_video,
+    edit,
+    fetch_weights,
+    generate,
+    raise_interrupted,
+)
+from thead.cli import eval as eval_cmd
 from thead.errors import TheadError
 
 app = typer.Typer(
@@ -33,6 +44,8 @@ app.command("drive-audio")(drive_audio.drive_audio)
 app.command("edit")(edit.edit)
 app.command("eval")(eval_cmd.eval_command)
 app.command("fetch-weights")(fetch_weights.fetch_weights)
+app.command("generate")(generate.generate)
+app.command("batch")(batch.batch)
 
 USAGE_EXIT = 2
 

@@ -8,11 +8,14 @@ One table per weight set::
     revision = "<40-hex commit>"            # never a branch or tag
     license = "MIT"
     commercial_use = true
-    used_by = ["backend:liveportrait"]     # or metric:NAME, face:NAME, planned:WHAT (nothing loads it yet)
+    used_by = ["backend:liveportrait"]     # or metric:NAME, face:NAME, generator:NAME, planned:WHAT (nothing loads it yet)
     files = [
       { path = "liveportrait/base_models/warping_module.pth", size = 182180086, sha256 = "<64 hex>" },
     ]
 
+A set may pin a whole diffusers snapshot: its files are then every file the pipeline reads
+(``model_index.json`` and each component's config, weights and tokenizer files), all at the set's
+revision, and the pipeline loads from the snapshot folder with ``local_files_only=True``.
 A file may override ``repo`` and ``revision``. ``sha256 = ""`` means trust on first use: the hash is
 recorded in the cache on the first fetch. ``size`` may be omitted when no public page states it.
 """
@@ -37,7 +40,7 @@ _REPO = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_USE = re.compile(r"(backend|metric|face):[a-z0-9][a-z0-9-]*( \([^()\n]*\))?|planned:[^\n]+")
+_USE = re.compile(r"(backend|metric|face|generator):[a-z0-9][a-z0-9-]*( \([^()\n]*\))?|planned:[^\n]+")
 _SET_KEYS = {"description", "repo", "revision", "license", "commercial_use", "used_by", "files", "notes"}
 _FILE_KEYS = {"path", "size", "sha256", "repo", "revision"}
 
@@ -166,7 +169,7 @@ def _parse_set(name: str, table: dict, where: "_Locator") -> WeightSet:
         where.fail(f"[{name}] notes must be a string", "notes")
     used_by = table.get("used_by", [])
     if not isinstance(used_by, list) or not all(isinstance(u, str) and _USE.fullmatch(u) for u in used_by):
-        where.fail(f"[{name}] used_by must list backend:NAME, metric:NAME, face:NAME or planned:WHAT entries "
+        where.fail(f"[{name}] used_by must list backend:NAME, metric:NAME, face:NAME, generator:NAME or planned:WHAT entries "
                    "(what loads the set)", "used_by")
     files = table.get("files")
     if not isinstance(files, list) or not files:
