@@ -52,10 +52,20 @@ def grid_truth() -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 @pytest.fixture(scope="module")
 def grid_scores(grid_truth) -> dict[str, list[tuple[float, int]]]:
-    """Best-lag r of the articulation's opening and of the plain RMS envelope, per clip."""
+    """Best-lag r of the articulation's opening and of the plain RMS envelope, per clip.
+
+    The mouth model is fitted on GRID, so each clip is analysed with a model fitted without it.
+    """
+    from thead.audio import mouth_model, vad
+
+    examples = {}
+    for name, (real, audio) in grid_truth.items():
+        times = np.arange(real.size) / 25.0
+        examples[name] = (analyze_features(audio), times, real, vad.activity_at(vad.speech_probability(audio), times))
     scores: dict[str, list[tuple[float, int]]] = {"articulation": [], "rms": []}
-    for real, audio in grid_truth.values():
-        articulation = analyze_speech(audio, 16000, 25.0)
+    for name, (real, audio) in grid_truth.items():
+        with mouth_model.using(mouth_model.fit(example for other, example in examples.items() if other != name)):
+            articulation = analyze_speech(audio, 16000, 25.0)
         count = min(len(articulation), real.size)
         assert np.isfinite(real[:count]).all()
         rms = analyze_features(audio).loudness[::4][:count]  # 10 ms features -> 40 ms frames
@@ -67,13 +77,13 @@ def grid_scores(grid_truth) -> dict[str, list[tuple[float, int]]]:
 def test_opening_follows_real_speakers(grid_scores):
     rs = [r for r, _ in grid_scores["articulation"]]
     lags = [lag for _, lag in grid_scores["articulation"]]
-    assert np.mean(rs) >= 0.45, rs
-    assert min(rs) >= 0.2, rs
-    assert sum(abs(lag) <= 1 for lag in lags) == len(lags), lags
+    assert np.mean(rs) >= 0.62, rs  # measured 0.67 (0.50 before the mouth model)
+    assert min(rs) >= 0.2, rs  # brbk7n: a speaker resting with parted lips, which no audio predicts
+    assert sum(abs(lag) <= 1 for lag in lags) == len(lags), f"{lags} {rs}"
 
 
 def test_opening_beats_the_energy_envelope(grid_scores):
-    assert np.mean([r for r, _ in grid_scores["articulation"]]) > np.mean([r for r, _ in grid_scores["rms"]]) + 0.03
+    assert np.mean([r for r, _ in grid_scores["articulation"]]) > np.mean([r for r, _ in grid_scores["rms"]]) + 0.15
 
 
 def test_length_is_duration_times_fps(grid_truth):
@@ -123,7 +133,11 @@ def test_english_speech_opens_and_closes(grid_truth):
     assert 0.4 < talking.mean() < 0.95
     assert articulation.opening[talking].max() > 0.4
     assert articulation.closure[talking].max() > 0.99  # "my fellow Americans": m closes the lips
-    assert np.percentile(articulation.opening[talking], 90) > 3 * np.percentile(articulation.opening[~talking], 90)
+    assert np.percentile(articulation.opening[talking], 90) > 0.4 and np.median(articulation.opening[~talking]) < 0.02
+    from scipy.ndimage import binary_dilation
+
+    far_from_voice = ~binary_dilation(talking, iterations=10)  # 0.4 s or more from any speech
+    assert far_from_voice.sum() >= 8 and articulation.opening[far_from_voice].max() < 0.01  # the pauses rest closed
     assert articulation.emphasis.max() > 0.2
 
 
@@ -131,12 +145,15 @@ def test_english_speech_opens_and_closes(grid_truth):
 def test_other_languages_use_the_acoustic_mode():
     audio = read_audio(MANDARIN)
     articulation = analyze_speech(audio, 16000, 25.0, language="zh")
-    talking, silent = articulation.speech > 0.5, articulation.speech < 0.1
+    from scipy.ndimage import binary_dilation
+
+    talking = articulation.speech > 0.5
+    silent = (articulation.speech < 0.1) & ~binary_dilation(talking, iterations=2)  # lips may part 80 ms early
     assert talking.any() and silent.any()
     opening = articulation.opening
     assert np.isfinite(opening).all() and opening[talking].max() > 0.3
     assert np.percentile(opening[talking], 75) > 0.1
-    assert opening[silent].max() < 0.05
+    assert opening[silent].max() < 0.1  # at most lips barely parted (0.1 jaw is an openness of 0.045)
     assert articulation.spread.min() < 0 < articulation.spread.max() and articulation.teeth.max() > 0.2
 
 

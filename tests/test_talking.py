@@ -155,6 +155,22 @@ def test_still_pose_keeps_head_gaze_and_brows_at_rest(warp):
     assert track["mouth_open"].max() > 0.4 and track["mouth_open"].min() < 0.02
 
 
+def test_head_and_blinks_given_from_a_video_replace_the_synthesised_ones(warp):
+    base = warp[2]
+    speech = _speech(4.0, ((0.5, 3.5),))
+    count = len(speech.jaw)
+    head = np.stack([10 * np.sin(np.arange(count) / 10), np.linspace(-3, 3, count), np.zeros(count)], axis=1)
+    blinks = np.zeros(count)
+    blinks[40:45] = 1.0
+    track = speech_motion(speech, base, "landmarks", blink_rate=60.0, head=head, blinks=blinks)
+    np.testing.assert_allclose(track["yaw"] - base["yaw"], head[:, 0], atol=1e-3)
+    np.testing.assert_allclose(track["pitch"] - base["pitch"], head[:, 1], atol=1e-3)
+    shut = track["eye_open"].mean(axis=1) < 0.2 * float(np.mean(base["eye_open"]))
+    assert np.array_equal(np.flatnonzero(shut), np.arange(40, 45))  # only the video's blink, not 60 a minute
+    with pytest.raises(UsageError):
+        speech_motion(speech, base, "landmarks", head=head[:-1])
+
+
 def test_brows_lift_on_emphasis_and_eyes_jump(warp):
     base = warp[2]
     speech = _speech(12.0, ((1.0, 10.0),))

@@ -1,17 +1,22 @@
 """Speech audio to per-frame articulation: the mouth (and prosody) a talking head should show.
 
-``analyze_speech`` combines three real models and a viseme table:
+``analyze_speech`` combines four models and a viseme table:
 
-- silero-vad (bundled ONNX model) for voice activity: silences get a neutral closed mouth;
+- silero-vad (bundled ONNX model) for voice activity: more than half a second from any voice, the
+  mouth rests closed;
+- the learned mouth model (:mod:`thead.audio.mouth_model`, fitted on real speakers) for the jaw:
+  log-mel context of +-120 ms to lip opening, on a compressive curve (lips part quickly and stay
+  apart through a syllable);
 - pocketsphinx (bundled en-US acoustic model, phone-loop decoding) for timed English phones,
-  skipped when the caller already has phones (text-to-speech);
-- librosa features for loudness (modulates the jaw within each phone), pitch and spectral shape.
+  skipped when the caller already has phones (text-to-speech): they give lip spread/rounding,
+  teeth, and full lip closure on m, b, p;
+- librosa features for loudness, pitch and spectral shape (emphasis; the acoustic mode).
 
 Languages other than English (``language`` not ``"en"``/``"en-*"``) use the acoustic mode: the
-jaw follows voiced loudness, fricative noise (a high share of energy above 3 kHz) shows teeth and
-narrows the opening, the spectral centroid of voiced sound sets spread (high) vs rounding (low),
-and deep loudness dips inside speech close the lips. It is language-independent but cannot tell
-an "m" from a pause as phones can.
+jaw still comes from the mouth model (it listens to the sound, not to English phones), fricative
+noise (a high share of energy above 3 kHz) shows teeth and narrows the opening, the spectral
+centroid of voiced sound sets spread (high) vs rounding (low), and deep loudness dips inside speech
+close the lips. It cannot tell an "m" from a short pause as phones can.
 """
 
 from __future__ import annotations
@@ -23,15 +28,19 @@ import numpy as np
 from scipy.ndimage import maximum_filter1d, median_filter, uniform_filter1d
 
 from thead.audio import features as acoustic
-from thead.audio import vad
+from thead.audio import mouth_model, vad
 from thead.audio.phones import Phone
 from thead.audio.recognize import recognize_phones
-from thead.audio.visemes import ANTICIPATION, VISEMES, articulate
+from thead.audio.visemes import articulate
 from thead.errors import UsageError
 
 ANALYSIS_RATE = 16000
-_ENERGY_SHARE = 0.5  # how much of the jaw opening follows loudness rather than the viseme table
-_LOUD_JAW = 0.7  # jaw opening at full loudness
+JAW_AT_LOUD = 0.8  # jaw of a speaker's loud opening (the mouth model's 1)
+JAW_CURVE = 0.5  # compressive: real lips part quickly and stay apart through a syllable
+PRESS_FROM = 0.5  # blended closure below this is coarticulation noise, not pressed lips (m, b, p reach 1)
+LEAD = 0.02  # seconds: the lips lead the sound they make (best lags on GRID)
+QUIET_FRAMES = 5  # frames of silence needed to measure the model's rest output on the recording itself
+SILENCE_HOLD = 0.5  # seconds: the mouth model may keep the lips moving this close to detected voice
 
 
 @dataclass
@@ -71,16 +80,19 @@ def analyze_speech(
     signal = _resample(samples, sample_rate)
     times = np.arange(frames) / fps  # frame i is shown from i / fps
     probability = vad.speech_probability(signal)
-    speech = np.clip(vad.activity_at(probability, times + ANTICIPATION) * 1.25, 0.0, 1.0)
+    speech = np.clip(vad.activity_at(probability, times + LEAD) * 1.25, 0.0, 1.0)
     feats = acoustic.analyze_features(signal)
     loudness = _normalised_loudness(feats, probability)
     energy = np.interp(times, feats.times, loudness).astype(np.float32)
     if phones is None and language.lower().split("-")[0] == "en":
         phones = recognize_phones(signal, vad.speech_segments(probability))
+    voiced = np.clip((speech - 0.25) / 0.25, 0.0, 1.0)  # VAD noise below a quarter is silence
+    near_voice = maximum_filter1d(voiced, 2 * round(SILENCE_HOLD * fps) + 1) if speech.size else speech
+    jaw = _learned_jaw(feats, times, speech) * near_voice
     if phones is not None:
-        mouth = _phonetic(phones, times, feats.times, loudness, speech)
+        mouth = _phonetic(phones, times, jaw, near_voice)
     else:
-        mouth = _acoustic(feats, loudness, times, speech)
+        mouth = _acoustic(feats, loudness, times, jaw, speech)
     emphasis = np.interp(times, feats.times, _emphasis(feats, loudness, probability))
     return Articulation(
         fps=float(fps),
@@ -121,30 +133,40 @@ def _normalised_loudness(feats: acoustic.Features, probability: np.ndarray) -> n
     return np.clip((db - floor) / (top - floor), 0.0, 1.0).astype(np.float32)
 
 
-def _phonetic(phones, times, feature_times, loudness, speech) -> dict:
-    """Viseme blending, with the jaw modulated by loudness and gated by voice activity."""
+def _learned_jaw(feats: acoustic.Features, times: np.ndarray, speech: np.ndarray) -> np.ndarray:
+    """Jaw from the learned mouth model; its output in silence (this recording's own, when it has
+    some, else the training speakers') maps to 0."""
+    model = mouth_model.current()
+    predicted = model.predict(feats, times + LEAD)
+    quiet = speech < 0.1
+    rest = max(model.rest, float(np.median(predicted[quiet]))) if quiet.sum() >= QUIET_FRAMES else model.rest
+    opening = (predicted - rest) / max(1.0 - rest, 1e-3)
+    return np.clip(JAW_AT_LOUD * np.maximum(opening, 0.0) ** JAW_CURVE, 0.0, 1.0)
+
+
+def _phonetic(phones, times, jaw, speech) -> dict:
+    """Lip shapes and bilabial closures from viseme blending; the jaw from the mouth model."""
     mouth = articulate(phones, times)
-    ahead = np.interp(times + ANTICIPATION, feature_times, uniform_filter1d(loudness, 5))
-    jaw = ((1.0 - _ENERGY_SHARE) * mouth["jaw"] + _ENERGY_SHARE * _LOUD_JAW * ahead) * speech
-    closure = mouth["closure"] + (VISEMES["SIL"].closure - mouth["closure"]) * (1.0 - speech) * (mouth["closure"] < 1)
+    pressed = np.clip((mouth["closure"] - PRESS_FROM) / (1.0 - PRESS_FROM), 0.0, 1.0)  # bilabials, not blends
     return {
         "jaw": (jaw, 0.0), "spread": (mouth["spread"] * speech, -1.0),
-        "closure": (closure, 0.0), "teeth": (mouth["teeth"] * speech, 0.0),
+        "closure": (pressed * speech, 0.0), "teeth": (mouth["teeth"] * speech, 0.0),
     }  # fmt: skip
 
 
-def _acoustic(feats: acoustic.Features, loudness: np.ndarray, times: np.ndarray, speech: np.ndarray) -> dict:
-    """Language-independent mouth from loudness and spectral shape (see the module doc)."""
-    ahead = times + ANTICIPATION
+def _acoustic(feats: acoustic.Features, loudness: np.ndarray, times: np.ndarray, jaw: np.ndarray,
+              speech: np.ndarray) -> dict:
+    """Language-independent lip shapes from loudness and spectral shape (see the module doc)."""
+    ahead = times + LEAD
     level = np.interp(ahead, feats.times, uniform_filter1d(loudness, 5))
     fricative = np.clip((feats.at("high_ratio", ahead) - 0.3) / 0.4, 0.0, 1.0)
     voiced = (1.0 - fricative) * speech
     centroid = feats.at("centroid", ahead)
     spread = np.clip((centroid - 1600.0) / 1200.0, -1.0, 1.0) * 0.6 * voiced
-    jaw = 0.85 * level**0.8 * (1.0 - 0.7 * fricative) * speech
+    jaw = jaw * (1.0 - 0.5 * fricative)
     local_peak = maximum_filter1d(level, max(round(0.25 / max(times[1] - times[0], 1e-3)), 1) if times.size > 1 else 1)
     dip = np.clip(1.0 - level / np.maximum(0.25 * local_peak, 1e-3), 0.0, 1.0) * (local_peak > 0.3)
-    closure = dip * speech + VISEMES["SIL"].closure * (1.0 - speech)
+    closure = dip * speech
     return {"jaw": (jaw, 0.0), "spread": (spread, -1.0), "closure": (closure, 0.0), "teeth": (fricative * speech, 0.0)}
 
 

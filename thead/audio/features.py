@@ -20,6 +20,8 @@ _BLOCK = 3000  # frames (30 s) per analysis block
 _PITCH_RATE = 8000
 _PITCH_RANGE = (65.0, 400.0)
 _PITCH_WINDOW = 400  # samples at 8 kHz (50 ms): two periods of the lowest pitch
+MEL_BANDS = 20  # log mel band powers, 60 Hz .. 7.6 kHz (the mouth model's input)
+_MEL_RANGE = (60.0, 7600.0)
 
 
 @dataclass
@@ -32,6 +34,7 @@ class Features:
     rolloff: np.ndarray  # 85 % spectral roll-off, Hz
     flatness: np.ndarray  # spectral flatness 0 (tonal) .. 1 (noise)
     high_ratio: np.ndarray  # share of energy above 3 kHz (fricatives: s, sh, f)
+    mel: np.ndarray  # [frames, MEL_BANDS] natural log of mel band power
 
     @property
     def times(self) -> np.ndarray:
@@ -49,6 +52,7 @@ def analyze_features(samples: np.ndarray) -> Features:
     samples = np.asarray(samples, np.float32).reshape(-1)
     frames = samples.size // HOP + 1
     parts: dict[str, list[np.ndarray]] = {name: [] for name in Features.__dataclass_fields__}
+    bank = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=_N_FFT, n_mels=MEL_BANDS, fmin=_MEL_RANGE[0], fmax=_MEL_RANGE[1])
     for first in range(0, frames, _BLOCK):
         count = min(_BLOCK, frames - first)
         chunk = _window(samples, first * HOP - _N_FFT // 2, count * HOP + _N_FFT - HOP)
@@ -63,6 +67,7 @@ def analyze_features(samples: np.ndarray) -> Features:
         high = power[frequencies >= 3000].sum(axis=0)
         parts["high_ratio"].append(high / np.maximum(power.sum(axis=0), 1e-12))
         parts["pitch"].append(_pitch(samples, first, count))
+        parts["mel"].append(np.log(bank @ power + 1e-6).T)
     return Features(**{name: np.concatenate(values).astype(np.float32) for name, values in parts.items()})
 
 

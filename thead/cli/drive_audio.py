@@ -23,7 +23,7 @@ def drive_audio(
     speech_out: Annotated[Optional[Path], typer.Option("--speech-out", help="Also keep the synthesised speech (.wav).")] = None,
     language: Annotated[str, typer.Option("--language", help="Language of the speech: en (phone recognition) or "
                                           "any other code (acoustic mouth model).")] = "en",
-    pose: Annotated[str, typer.Option("--pose", help="Head motion: natural or still.")] = "natural",
+    pose: Annotated[str, typer.Option("--pose", help="Head motion: natural, still, or from:VIDEO (head and blinks of a video, looped).")] = "natural",
     blink_rate: Annotated[float, typer.Option("--blink-rate", help="Blinks per minute.")] = 17.0,
     expression: Annotated[list[str], typer.Option("--expression", help="Bias the face: NAME:STRENGTH (edit presets).")] = [],
     seed: Annotated[int, typer.Option("--seed", help="Seed of blinks, head motion and saccades.")] = 0,
@@ -47,6 +47,7 @@ def drive_audio(
       thead drive-audio portrait.jpg --text "Welcome to the evening news." -o news.mp4
       thead drive-audio interview.mp4 dubbed_french.wav --language fr -o dubbed.mp4
       thead drive-audio portrait.jpg speech.wav --motion-out talk.motion.safetensors -o talk.mp4
+      thead drive-audio portrait.jpg speech.wav --pose from:interview.mp4 -o talk.mp4
     """
     from thead.backends import parse_options
     from thead.pipelines.drive_audio import drive_audio as run

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,12 +71,11 @@ def drive_audio(
         raise UsageError("--text is empty", 'give the words to say, e.g. --text "Hello there."')
     if loop not in LOOPS:
         raise UsageError(f"--loop {loop}: unknown", f"choose one of: {', '.join(LOOPS)}")
-    if pose not in POSES:
-        raise UsageError(f"--pose {pose}: unknown", f"choose one of: {', '.join(POSES)}")
+    pose_video = _pose_video(pose)
     if not 0 <= blink_rate <= 60:
         raise UsageError(f"--blink-rate {blink_rate:g} is out of range", "give blinks per minute in 0..60 (people: 15-20)")
     output_kind(output, ("video",))
-    inputs = [source, audio]
+    inputs = [source, audio] + ([pose_video] if pose_video is not None else [])
     out = check_output_path(output, inputs, force)
     for extra, kind in ((motion_out, "motion"), (speech_out, "audio")):
         if extra is not None:
@@ -88,6 +88,8 @@ def drive_audio(
     timings: dict[str, float] = {}
     timer = functools.partial(timed, timings)
     src = open_source(source)
+    if pose_video is not None and src.kind != "image":
+        raise UsageError("--pose from:VIDEO is for a portrait image", "a dubbed video keeps its own head motion: drop --pose")
     with contextlib.ExitStack() as outputs:
         with timer("speech"):
             samples, sound, phones, spoken = _speech(audio, text, voice, rate, speech_out, out.parent, outputs)
@@ -107,7 +109,10 @@ def drive_audio(
         options = DriveOptions(relative=True, paste_back=paste_back, face_index=source_face)
         with timer("source"), naming(source):
             if src.kind == "image":
-                frames, track = _animate_image(engine, src, articulation, options, pose, blink_rate, seed, expressions)
+                moves = None if pose_video is None else _video_pose(engine, pose_video, video_fps, total, loop,
+                                                                   reporter, result)
+                frames, track = _animate_image(engine, src, articulation, options, pose, blink_rate, seed, expressions,
+                                               moves)
             else:
                 frames, track = _dub_video(engine, src, articulation, options, loop, reporter, result)
             first = next(frames)  # analyses the source (and loads weights) before any output exists
@@ -177,15 +182,56 @@ def _resample(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     return librosa.resample(samples.astype(np.float32), orig_sr=sample_rate, target_sr=SAMPLE_RATE).astype(np.float32)
 
 
+def _pose_video(pose: str) -> Path | None:
+    """The driving video of ``--pose from:VIDEO`` (None for the synthesised poses); checks the value."""
+    if pose in POSES:
+        return None
+    if not pose.startswith("from:") or not pose[5:].strip():
+        raise UsageError(f"--pose {pose}: unknown", f"choose one of: {', '.join(POSES)}, or from:VIDEO")
+    video = Path(pose[5:])
+    if not video.is_file():
+        raise BadInputError(f"--pose {pose}: no such video", "give the path of a video with a face, e.g. from:talk.mp4")
+    return video
+
+
+def _video_pose(engine: Backend, video: Path, fps: float, total: int, loop: str, reporter: Notes,
+                result: RenderResult) -> tuple[np.ndarray, np.ndarray]:
+    """Head angle offsets [total, 3] (degrees, from the video's first frame) and eye closure [total] of a
+    driving video, sampled at ``fps`` and extended to ``total`` frames by ``loop``."""
+    from thead.io.video import open_video
+
+    with naming(video):
+        reader = open_video(video)
+
+        def warn_missing(missing: int, count: int) -> None:
+            result.warn(reporter, f"no face in {missing} of {count} frames of {video}; held and interpolated the pose")
+
+        needed = min(reader.frame_count, math.ceil(total * reader.fps / fps) + 1)  # a long video: only what is used
+        frames = reporter.progress(itertools.islice(iter(reader), needed), needed, "tracking the pose video")
+        track = engine.extract_motion(frames, fps=reader.fps, on_missing=warn_missing)
+    angles = np.stack([track[name] for name in ("yaw", "pitch", "roll")], axis=1).astype(np.float64)
+    eyes = np.asarray(track["eye_open"], np.float64).reshape(len(track), -1).mean(axis=1)
+    closure = np.clip(1.0 - eyes / max(float(np.percentile(eyes, 90)), 1e-3), 0.0, 1.0)
+    at = np.minimum(np.round(np.arange(len(track) * fps / track.fps) * track.fps / fps).astype(int), len(track) - 1)
+    if at.size < total:
+        result.warn(reporter, f"pose video {video} is shorter than the speech; extended by --loop {loop}")
+    order = at[_loop_order(at.size, total, loop)]
+    return angles[order] - angles[0], closure[order]
+
+
 def _animate_image(engine: Backend, src, articulation, options: DriveOptions, pose: str, blink_rate: float, seed: int,
-                   expressions) -> tuple[Iterator[np.ndarray], Any]:
-    """Frames of a portrait speaking, and a callable giving the motion track used."""
+                   expressions, moves: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[Iterator[np.ndarray], Any]:
+    """Frames of a portrait speaking, and a callable giving the motion track used.
+
+    ``moves`` (head angle offsets, eye closure per frame) from a pose video replace the synthesised ones.
+    """
     from thead.motion.talking import speech_motion
 
     prepared = engine.prepare_source(next(src.frames()), options.face_index)  # NoFaceError before any output
     base = engine.source_motion(prepared)
-    track = speech_motion(articulation, base, engine.space, pose=pose, blink_rate=blink_rate, seed=seed,
-                          expressions=expressions)
+    head, blinks = moves if moves is not None else (None, None)
+    track = speech_motion(articulation, base, engine.space, pose="natural" if moves is not None else pose,
+                          blink_rate=blink_rate, seed=seed, expressions=expressions, head=head, blinks=blinks)
     frames = (engine.render(prepared, track.frame(index), base, options) for index in range(len(track)))
     return frames, lambda: track
 

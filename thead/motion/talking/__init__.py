@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -35,16 +36,18 @@ FIELDS = ("jaw", "spread", "closure", "teeth", "speech", "energy", "emphasis")
 
 
 def speech_motion(articulation, base: dict[str, np.ndarray], space: str, *, pose: str = "natural",
-                  blink_rate: float = 17.0, seed: int = 0,
-                  expressions: Sequence[tuple[str, float]] = ()) -> MotionTrack:
+                  blink_rate: float = 17.0, seed: int = 0, expressions: Sequence[tuple[str, float]] = (),
+                  head: np.ndarray | None = None, blinks: np.ndarray | None = None) -> MotionTrack:
     """A motion track of ``base`` (the image source's own motion frame in ``space``) speaking.
 
     ``pose`` "natural" adds head motion, brow lifts and gaze jumps; "still" keeps the head, gaze
     and brows at rest (blinks and mouth only). ``blink_rate`` is blinks per minute (0: none);
     ``expressions`` (name, strength) presets bias every frame. The same ``seed`` gives the same track.
+    ``head`` ([T, 3] yaw, pitch, roll offsets in degrees) and ``blinks`` ([T] eye closure 0..1), e.g.
+    taken from a driving video, replace the synthesised head motion and blinks.
     """
     frames = list(speech_frames(articulation, base, space, pose=pose, blink_rate=blink_rate, seed=seed,
-                                expressions=expressions))
+                                expressions=expressions, head=head, blinks=blinks))
     channels = {name: np.stack([np.asarray(frame[name], np.float32) for frame in frames]) for name in frames[0]}
     track = MotionTrack(float(articulation.fps), space, channels, {"driver": "speech", "pose": pose, "seed": str(seed)})
     get_space(space).validate(track, "speech motion")
@@ -52,8 +55,8 @@ def speech_motion(articulation, base: dict[str, np.ndarray], space: str, *, pose
 
 
 def speech_frames(articulation, base: dict[str, np.ndarray], space: str, *, pose: str = "natural",
-                  blink_rate: float = 17.0, seed: int = 0,
-                  expressions: Sequence[tuple[str, float]] = ()) -> Iterator[dict[str, np.ndarray]]:
+                  blink_rate: float = 17.0, seed: int = 0, expressions: Sequence[tuple[str, float]] = (),
+                  head: np.ndarray | None = None, blinks: np.ndarray | None = None) -> Iterator[dict[str, np.ndarray]]:
     """The frames of :func:`speech_motion` one at a time (for streaming long speech); frames may share
     arrays, so copy one before changing it in place."""
     if pose not in POSES:
@@ -69,6 +72,13 @@ def speech_frames(articulation, base: dict[str, np.ndarray], space: str, *, pose
     rest = _biased(base, space, tuple(expressions))
     moves = behaviour(curves["speech"], curves["energy"], curves["emphasis"], fps, seed, moving=pose == "natural")
     closure = blink_closures(count, fps, blink_schedule(count / fps, blink_rate, seed))
+    for name, given, shape in (("head", head, (count, 3)), ("blinks", blinks, (count,))):
+        if given is not None and np.shape(given) != shape:
+            raise UsageError(f"{name} motion has shape {np.shape(given)}, the speech {shape}", "give one row per frame")
+    if head is not None:
+        moves = replace(moves, angles=np.nan_to_num(np.asarray(head, np.float64)))
+    if blinks is not None:
+        closure = np.clip(np.nan_to_num(np.asarray(blinks, np.float64)), 0.0, 1.0)
     shapes: dict[tuple[float, ...], dict[str, np.ndarray]] = {}  # mouths already made (silences repeat one)
     for index in range(count):
         key = tuple(round(float(curves[name][index]), MOUTH_STEP) for name in ("jaw", "spread", "closure", "teeth"))
