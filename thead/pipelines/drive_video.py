@@ -93,7 +93,9 @@ def drive_video(
     first_source = result.timings["source"]
     result.weights = weight_revisions(engine.weight_sets_used())
     lost: list[int] = []
-    frames = _render(engine, itertools.chain([first], sources), track, reference, options, frame_total, timer, lost)
+    pixels = _driving_pixels(engine, driving, driving_kind)
+    frames = _render(engine, itertools.chain([first], sources), track, reference, options, frame_total, timer, lost,
+                     pixels)
     audio_from = None if still else _audio_source(audio, audio_file, src, driving, driving_kind, reporter, result)
     result.fps = track.fps
     result.audio = audio_from is not None
@@ -180,8 +182,23 @@ def _driving_track(engine: Backend, driving, kind: str, smooth: float, face_inde
     return engine.extract_motion(frames, fps=reader.fps, face_index=face_index, smooth=smooth, on_missing=warn_missing)
 
 
+def _driving_pixels(engine: Backend, driving, kind: str) -> Iterator[np.ndarray | None]:
+    """The driving frames again, one per motion frame, for backends that copy appearance from them
+    (None for the others, for motion files and past the clip's end). Decoding twice is far cheaper
+    than keeping the frames or analysing the faces twice."""
+    if engine.uses_driving_image and kind == "video":
+        from thead.io.video import open_video
+
+        yield from open_video(driving)
+    elif engine.uses_driving_image and kind == "image":
+        from thead.io.image import read_image
+
+        yield read_image(driving)
+    yield from itertools.repeat(None)
+
+
 def _render(engine: Backend, sources, track: MotionTrack, reference, options: DriveOptions, total: int, timer,
-            lost: list[int]) -> Iterator[np.ndarray]:
+            lost: list[int], pixels: Iterator[np.ndarray | None]) -> Iterator[np.ndarray]:
     """Rendered frames; ``lost`` collects the indices where the source video's face was held."""
     for index in range(total):
         with timer("source"):
@@ -191,8 +208,12 @@ def _render(engine: Backend, sources, track: MotionTrack, reference, options: Dr
         _, state, found = item
         if not found:
             lost.append(index)
-        with timer("render"):
-            yield engine.render(state, track.frame(index), reference, options)
+        with timer("render"):  # includes decoding the driving frame again (backends that use its pixels)
+            image = next(pixels)
+            if image is None:
+                yield engine.render(state, track.frame(index), reference, options)
+            else:
+                yield engine.render(state, track.frame(index), reference, options, driving_image=image)
 
 
 def _encode(out: Path, frames, fps: float, audio_from: Path | None, metadata: dict[str, str]) -> int:

@@ -209,6 +209,7 @@ class LivePortraitBackend(Backend):
         driving: dict[str, np.ndarray],
         reference: dict[str, np.ndarray] | None,
         options: DriveOptions,
+        driving_image: np.ndarray | None = None,  # not used: LivePortrait renders the mouth itself
     ) -> np.ndarray:
         """Animate the source crop with one driving frame, paste it back unless ``options.paste_back`` is off."""
         relative = options.relative and reference is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -10,17 +11,20 @@ import numpy as np
 
 from thead.backends.base import Backend, DriveOptions
 from thead.backends.warp.eyes import EyeTextures
-from thead.backends.warp.mesh import MESH_POINTS, Anchors, build_anchors, face_topology
-from thead.backends.warp.mouth import MouthPainter
+from thead.backends.warp.interior import MouthPicture
+from thead.backends.warp.mesh import MESH_POINTS, Anchors, build_anchors, face_topology, graph_distance
+from thead.backends.warp.mouth import MouthFiller
 from thead.backends.warp.paste import CropBox, PasteMask, face_crop
-from thead.backends.warp.retarget import Retargeter, Target
+from thead.backends.warp.retarget import DRIVEN_SHUT_PRESS, SHUT_PRESS, Retargeter, Target
 from thead.backends.warp.warp import MeshWarp
-from thead.face import analyze_image
+from thead.face import analyze_image, geometry
 from thead.face.types import Face
 from thead.motion import edits
 from thead.motion.frame_edit import FrameEdit
 from thead.motion.track import MotionTrack
 
+EXPRESSIVE_SMOOTHING = 0.3  # share of the smoothing strength applied to lips and brows
+EXPRESSIVE_HOPS = 2  # mesh edges around the lip contours and brow lines that count as lips and brows
 FIELD_STEPS_PER_FACE = 110  # resolution of the warp field: samples across the face oval's diameter
 
 
@@ -36,7 +40,7 @@ class WarpSource:
     anchors: Anchors
     warp: MeshWarp
     eyes: EyeTextures
-    mouth: MouthPainter
+    mouth: MouthFiller
     paste_mask: PasteMask | None
     oval_centre: np.ndarray  # image pixels
     oval_radius: float  # image pixels
@@ -57,6 +61,7 @@ class WarpBackend(Backend):
 
     name = "warp"
     space = "landmarks"
+    uses_driving_image = True
     tasks = frozenset({"drive-video", "edit", "drive-audio"})
     weights = ()
     licence = "Apache-2.0"
@@ -69,10 +74,28 @@ class WarpBackend(Backend):
 
     def extract_motion(self, frames: Iterable[np.ndarray], fps: float, face_index: int = 0, smooth: float = 0.5,
                        on_missing: Callable[[int, int], None] | None = None) -> MotionTrack:
-        """Landmark motion of the driving frames (see :func:`thead.motion.extract.extract_motion`)."""
-        from thead.motion.extract import extract_motion
+        """Landmark motion of the driving frames (see :func:`thead.motion.extract.extract_motion`).
 
-        return extract_motion(frames, fps, face_index, smooth=smooth, on_missing=on_missing)
+        Lips and brows are smoothed at EXPRESSIVE_SMOOTHING times ``smooth``: they move fast
+        (syllables, brow flashes) and full-strength smoothing would mute them to about 0.6-0.8 of
+        the driver's amplitude; the rest of the face, which carries the pose, is smoothed fully.
+        """
+        from thead.face.mesh import FaceTracker
+        from thead.motion.extract import fill_gaps, motion_from_points
+        from thead.motion.smooth import smooth_track
+
+        with FaceTracker(face_index) as tracker:
+            raw = [None if (face := tracker.track(frame)) is None else face.points for frame in frames]
+        points, valid = fill_gaps(raw)
+        if on_missing and not valid.all():
+            on_missing(int((~valid).sum()), len(valid))
+        if smooth > 0:
+            size = float(np.median(np.linalg.norm(points[:, 263, :2] - points[:, 33, :2], axis=1)))
+            rows = _expressive_rows()
+            light = smooth_track(points[:, rows] / size, fps, smooth * EXPRESSIVE_SMOOTHING) * size
+            points = smooth_track(points / size, fps, smooth) * size
+            points[:, rows] = light
+        return motion_from_points(points, fps, valid, smooth=0.0)
 
     def prepare_source(self, image: np.ndarray, face_index: int = 0, face: Face | None = None) -> WarpSource:
         """Analyse the portrait and precompute the crop, mesh, anchors, rigs and textures."""
@@ -88,7 +111,7 @@ class WarpBackend(Backend):
         retargeter = Retargeter(face.points)
         down = retargeter.pose.rotation[:, 1]
         anchors = build_anchors(points, down, box.size)
-        mouth = MouthPainter(crop, points)
+        mouth = MouthFiller(points)
         vertices = np.concatenate([points[:MESH_POINTS], mouth.teeth_edge(points, points), anchors.points])
         warp = MeshWarp(box.size, vertices, anchors.triangles, face_topology().triangles,
                         step=2 * radius * box.scale / FIELD_STEPS_PER_FACE)
@@ -105,20 +128,43 @@ class WarpBackend(Backend):
         return edits.apply_edit(frame, edit)
 
     def render(self, source: WarpSource, driving: dict[str, np.ndarray], reference: dict[str, np.ndarray] | None,
-               options: DriveOptions) -> np.ndarray:
-        """The source moved by ``driving`` (relative to ``reference`` if given), RGB uint8."""
-        target = source.retargeter.target(driving, reference, options.region)
+               options: DriveOptions, driving_image: np.ndarray | None = None) -> np.ndarray:
+        """The source moved by ``driving`` (relative to ``reference`` if given), RGB uint8.
+
+        With ``driving_image`` (the frame ``driving`` was measured on) the mouth interior is the
+        driver's own; without it, interiors from the shipped bank fill the opening.
+        """
+        measured = float(driving.get("valid", 1.0)) >= 0.5  # no interior from a frame whose face was interpolated
+        picture = _driving_mouth(driving, driving_image) if driving_image is not None and measured else None
+        press = SHUT_PRESS if picture is None else DRIVEN_SHUT_PRESS
+        target = source.retargeter.target(driving, reference, options.region, press)
         points = source.box.to_crop(target.points)
         rigid = source.box.to_crop(target.rigid_points)
         teeth = source.mouth.teeth_edge(points, rigid)
         vertices = np.concatenate([points[:MESH_POINTS], teeth, _anchor_targets(source, target, points)])
         texture = source.eyes.texture(target.gaze_shift, target.eye_closure)
         frame = source.warp.apply(texture, vertices, vertices[:, 2])
-        frame = source.mouth.paint(frame, points, rigid, teeth)
+        frame = source.mouth.fill(frame, points, rigid, teeth, picture)
         full = source.box.paste(source.image, frame, source.paste_mask)
         if options.paste_back:
             return full
         return face_crop(full, source.oval_centre, source.oval_radius)
+
+
+@functools.cache
+def _expressive_rows() -> np.ndarray:
+    """Landmark rows of the lips and brows (and their neighbours within EXPRESSIVE_HOPS mesh edges)."""
+    topo = face_topology()
+    lines = np.concatenate([*topo.mouth, [0, 17, 61, 291], geometry.INDICES_68[17:27]])
+    return np.flatnonzero(graph_distance(lines) <= EXPRESSIVE_HOPS)
+
+
+def _driving_mouth(driving: dict[str, np.ndarray], image: np.ndarray) -> MouthPicture:
+    """The driving frame's mouth: its inner lips placed by the motion frame's pose and expression."""
+    rotation = geometry.angles_to_rotation(float(driving["yaw"]), float(driving["pitch"]), float(driving["roll"]))
+    points = geometry.compose(driving["expression"], rotation, np.asarray(driving["translation"]), float(driving["scale"]))
+    upper, lower = face_topology().mouth
+    return MouthPicture(image, points[upper, :2], points[lower, :2])
 
 
 def _anchor_targets(source: WarpSource, target: Target, points: np.ndarray) -> np.ndarray:

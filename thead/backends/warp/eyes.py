@@ -26,6 +26,13 @@ CLOSING_FILL = (0.45, 0.95)  # closure range over which the opening's texture tu
 # beyond them (fraction of the lid gap), so that a shut eye shows no iris at its seam.
 FILL_REACH = 0.15
 IRIS_POINTS = {"right": (468, 469, 470, 471, 472), "left": (473, 474, 475, 476, 477)}
+# Tracked landmarks (and their temporal smoothing) never show a shut eye as fully shut: a driver's
+# blink arrives as a closure of about 0.5-0.8. Closures between these bounds are eased onto full
+# closure, so blinks shut the lids; small closures (squints, speech) pass almost unchanged.
+SHUT_FROM = (0.3, 0.75)
+# When both eyes close past the first bound, the less closed one catches up with the other (a
+# blink is symmetric even when the tracker sees one eye lag); a wink (one eye open) stays a wink.
+BOTH_FROM = (0.3, 0.6)
 
 
 def _lid_group(chain: np.ndarray, other: np.ndarray, canonical: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -82,20 +89,37 @@ class EyeRig:
     def set_openness(self, points: np.ndarray, target: np.ndarray) -> np.ndarray:
         """Canonical ``points`` with each eye's openness moved to ``target`` (left, right of the subject).
 
-        ``target`` is clipped to [0, WIDEN_LIMIT x the source's opening].
+        ``target`` is clipped to [0, WIDEN_LIMIT x the source's opening]; closures (relative to the
+        source's opening) are eased towards shut and made symmetric, see :func:`blink_closure`.
         """
+        source = np.maximum(self.source_openness, 0.0)
+        wanted = np.clip(np.asarray(target, np.float64)[::-1], 0.0, WIDEN_LIMIT * source)  # right, left
+        closure = blink_closure(1.0 - wanted / np.maximum(source, 1e-6))
+        wanted = np.where(closure > 0.0, source * (1.0 - closure), wanted)
         out = points
-        for eye, source, wanted in zip(self.eyes, self.source_openness, (target[1], target[0])):
+        for eye, amount in zip(self.eyes, wanted):
             current = eye.openness(out)
-            wanted = float(np.clip(wanted, 0.0, WIDEN_LIMIT * max(source, 0.0)))
             if current > 1e-4:
-                out = eye.close(out, 1.0 - wanted / current)
+                out = eye.close(out, 1.0 - amount / current)
         return out
 
 
-def _smoothstep(x: float) -> float:
-    x = min(max(x, 0.0), 1.0)
+def _smoothstep(x):
+    x = np.clip(x, 0.0, 1.0)
     return x * x * (3.0 - 2.0 * x)
+
+
+def blink_closure(closure: np.ndarray) -> np.ndarray:
+    """Per-eye closures (0 as open as the source, 1 shut; negative: wider) eased towards shut.
+
+    A closure c becomes c + (1 - c) s(c) with s a smoothstep over SHUT_FROM; then, when both eyes
+    close, the less closed one moves towards the other by a smoothstep of the smaller closure over BOTH_FROM.
+    """
+    closure = np.asarray(closure, np.float64)
+    eased = np.where(closure > 0.0, closure + (1.0 - closure) * _smoothstep((closure - SHUT_FROM[0]) /
+                                                                             (SHUT_FROM[1] - SHUT_FROM[0])), closure)
+    together = _smoothstep((eased.min() - BOTH_FROM[0]) / (BOTH_FROM[1] - BOTH_FROM[0]))
+    return eased + together * (eased.max() - eased)
 
 
 class _Eye:
@@ -135,8 +159,11 @@ class _Eye:
         # A shut eye collapses the opening onto the seam between the lids: fill it with lashes (the
         # darkest tones along the upper lid) over the surrounding skin, so the seam reads as a lash line.
         gap = float(np.linalg.norm(points[lower[1:-1], :2] - points[upper[1:-1], :2], axis=1).mean())
-        reach = 1 + 2 * int(round(FILL_REACH * gap))
-        grown = cv2.dilate((self.opening[..., 0] > 0.0).astype(np.uint8), np.ones((reach, reach), np.uint8))
+        reach = 1 + 2 * round(FILL_REACH * gap)
+        # Grown sideways and down only: the lashes above the upper lid stay the source's own and
+        # become the seam's lash line; a fill over them would draw a second, grey line below them.
+        grown = cv2.dilate((self.opening[..., 0] > 0.0).astype(np.uint8), np.ones((reach, reach), np.uint8),
+                           anchor=(reach // 2, reach - 1))
         skin = cv2.inpaint(np.ascontiguousarray(patch), grown, 3, cv2.INPAINT_TELEA).astype(np.float32)
         lid_band = (grown > 0) & (self.opening[..., 0] < 0.5)
         band = self.patch[lid_band] if lid_band.sum() >= 4 else self.patch.reshape(-1, 3)
@@ -177,7 +204,7 @@ class _Eye:
         if not self.usable:
             return
         eye = self._moved_iris(shift) if float(np.abs(shift).max()) >= EyeTextures.MIN_SHIFT else self.patch
-        fill = _smoothstep((closure - CLOSING_FILL[0]) / (CLOSING_FILL[1] - CLOSING_FILL[0]))
+        fill = float(_smoothstep((closure - CLOSING_FILL[0]) / (CLOSING_FILL[1] - CLOSING_FILL[0])))
         if fill > 0.0:
             eye = eye + (fill * self.fill_mask) * (self.lid_fill - eye)
         x0, y0, x1, y1 = self.roi

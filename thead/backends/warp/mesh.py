@@ -6,7 +6,9 @@ with strips between the upper and lower contours so that lids and lips can open 
 mouth gets one more chain of vertices between its lips, the edge of the upper teeth: it stays
 with the skull when the jaw drops, so a mouth that was open in the source keeps its own teeth.
 Around the face, rings of anchor points let hair and neck follow the head with a falloff, and a
-fixed ring plus the crop border keep the background still.
+fixed ring plus the crop border keep the background still; where the image edge cuts through the
+rings (a face filling the frame), the border anchors there follow the head like the rings at
+their distance, so hair and shoulders are not pinned to the frame edge.
 """
 
 from __future__ import annotations
@@ -197,12 +199,13 @@ def build_anchors(points: np.ndarray, down: np.ndarray, size: tuple[int, int]) -
         np.stack([steps * w1, np.zeros_like(steps)], 1), np.stack([np.full_like(steps, w1), steps * h1], 1),
         np.stack([w1 - steps * w1, np.full_like(steps, h1)], 1), np.stack([np.zeros_like(steps), h1 - steps * h1], 1),
     ])
-    fixed = np.concatenate([fixed_ring[inside_crop(fixed_ring, margin)], border])
+    fixed = fixed_ring[inside_crop(fixed_ring, margin)]
     # Fixed anchors the face covers (a face at the image border) would pin the face: drop them.
     reach = np.linalg.norm(radial, axis=1).max() * 1.15
     fixed = fixed[np.linalg.norm(fixed - centre, axis=1) > reach]
     none = np.zeros(len(fixed))
     chunks.append((fixed, none, none.astype(np.int32), none, none))
+    chunks.append(_border_chunk(border, centre, radial, topo.oval, oval[:, 2], bottomness))
 
     xy = np.concatenate([c[0] for c in chunks])
     anchor_points = np.concatenate([xy, np.concatenate([c[1] for c in chunks])[:, None]], axis=1)
@@ -211,6 +214,29 @@ def build_anchors(points: np.ndarray, down: np.ndarray, size: tuple[int, int]) -
     residual_weight = np.concatenate([c[4] for c in chunks]).astype(np.float32)
     triangles = _outer_triangles(oval[:, :2], topo.oval, xy, FACE_VERTICES)
     return Anchors(anchor_points.astype(np.float32), parent, weight, residual_weight, triangles)
+
+
+def _border_chunk(border: np.ndarray, centre: np.ndarray, radial: np.ndarray, oval_index: np.ndarray,
+                  oval_depth: np.ndarray, bottomness: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Anchors on the crop border with their weights: fixed beyond the fixed ring, and where the crop is cut
+    by the image edge close to the face, following the head as much as the rings at that distance do,
+    so that hair and shoulders cut by the frame move with the head instead of being pinned to the edge."""
+    offset = border - centre
+    angle = np.arctan2(offset[:, 1], offset[:, 0])
+    oval_angle = np.arctan2(radial[:, 1], radial[:, 0])
+    nearest = np.abs(np.angle(np.exp(1j * (angle[:, None] - oval_angle[None])))).argmin(axis=1)
+    factor = np.linalg.norm(offset, axis=1) / np.maximum(np.linalg.norm(radial[nearest], axis=1), 1e-6)
+    bottom = bottomness[nearest]
+    keep = factor > 1.15  # anchors the face covers would pin it: drop them
+    distances = [ring[0] for ring in MOVING_RINGS] + [FIXED_RING]
+
+    def along(k: int) -> np.ndarray:
+        return np.interp(factor, distances, [ring[k] for ring in MOVING_RINGS] + [0.0])
+
+    weight = along(1) + (along(2) - along(1)) * bottom
+    parent = np.where(factor < FIXED_RING, oval_index[nearest], 0)
+    depth = np.where(factor < FIXED_RING, oval_depth[nearest], 0.0)
+    return border[keep], depth[keep], parent[keep], weight[keep], along(3)[keep]
 
 
 def _outer_triangles(oval_xy: np.ndarray, oval_index: np.ndarray, anchor_xy: np.ndarray, offset: int) -> np.ndarray:

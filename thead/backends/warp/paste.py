@@ -16,7 +16,7 @@ import numpy as np
 from thead.backends.warp.mesh import FIXED_RING
 
 BOX_REACH = FIXED_RING + 0.35  # box half-side over the face oval's largest radius
-MAX_WORK_SIDE = 640  # working crops larger than this are scaled down
+MAX_WORK_SIDE = 1024  # working crops larger than this are scaled down (faces over ~390 px across)
 CROP_ONLY_REACH = 1.6  # ``--crop-only`` half-side over the oval radius
 CROP_ONLY_SIDE = 512
 
@@ -98,13 +98,38 @@ class CropBox:
 
 
 def face_crop(image: np.ndarray, centre: np.ndarray, radius: float) -> np.ndarray:
-    """A square ``CROP_ONLY_SIDE`` crop centred on the face (``--crop-only``), border replicated."""
+    """A square ``CROP_ONLY_SIDE`` crop centred on the face (``--crop-only``).
+
+    Where the crop reaches past the frame, the frame is mirrored at its edge (not its edge pixels
+    stretched into stripes), and the mirrored part is softened and dimmed a little so that it
+    reads as padding rather than as more of the scene.
+    """
     side = 2 * CROP_ONLY_REACH * radius
     scale = CROP_ONLY_SIDE / side
     affine = np.array([[scale, 0, CROP_ONLY_SIDE / 2 - scale * centre[0]],
                        [0, scale, CROP_ONLY_SIDE / 2 - scale * centre[1]]], np.float32)
+    size = (CROP_ONLY_SIDE, CROP_ONLY_SIDE)
     flags = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    return cv2.warpAffine(image, affine, (CROP_ONLY_SIDE, CROP_ONLY_SIDE), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    crop = cv2.warpAffine(image, affine, size, flags=flags, borderMode=cv2.BORDER_REFLECT_101)
+    # Share of each crop pixel that lies in the frame, per axis (1 inside, ramping to 0 over one pixel).
+    along = np.arange(CROP_ONLY_SIDE, dtype=np.float32)
+    in_x = np.clip(np.minimum((along - affine[0, 2]) / scale + 1, image.shape[1] - (along - affine[0, 2]) / scale), 0, 1)
+    in_y = np.clip(np.minimum((along - affine[1, 2]) / scale + 1, image.shape[0] - (along - affine[1, 2]) / scale), 0, 1)
+    if in_x.min() >= 1.0 and in_y.min() >= 1.0:
+        return crop
+    return _mark_padding(crop, np.outer(in_y, in_x))
+
+
+PADDING_BLUR = 0.02  # blur of the mirrored padding, as a fraction of the crop side
+PADDING_DIM = 0.85  # brightness of the mirrored padding relative to the scene
+
+
+def _mark_padding(crop: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """``crop`` with its mirrored padding (where ``inside`` < 1) blurred and dimmed, fading in past the frame edge."""
+    sigma = PADDING_BLUR * crop.shape[0]
+    soft = cv2.GaussianBlur(crop, (0, 0), sigma).astype(np.float32) * PADDING_DIM
+    keep = np.maximum(inside, cv2.GaussianBlur(inside, (0, 0), sigma))[..., None]  # 1 in the frame
+    return np.clip(soft + keep * (crop.astype(np.float32) - soft) + 0.5, 0, 255).astype(np.uint8)
 
 
 def polygon_mask(polygon: np.ndarray, shape: tuple[int, int], supersample: int = 4) -> np.ndarray:

@@ -26,7 +26,10 @@ MAX_TURN_DEG = 35.0  # relative head rotation beyond this is scaled back onto it
 MAX_SHIFT = 0.35  # translation soft limit, in inter-ocular distances of the source
 SCALE_RANGE = (0.85, 1.2)
 SHUT_MOUTH = 0.02  # driving mouth openness at or below which the mouth is shut firmly ...
-SHUT_PRESS = 0.1  # ... by pressing the lips this much (negative openness; see JawRig.set_openness)
+SHUT_PRESS = 0.1  # ... by pressing the lips this much (negative openness; see JawRig.set_openness), which hides
+# the source's own opening where its landmarks sit inside it; with the driver's picture, whose shut lips are laid
+# over the seam (see mouth.MouthFiller.fill), a light press keeps the lips' fullness
+DRIVEN_SHUT_PRESS = 0.03
 MIN_EYE_OPEN = 0.08  # reference openness floor, so a reference caught mid-blink does not blow up the ratio
 OUTLINE_FLATTEN = 0.3  # share of the depth removed at the face outline, fading to none inwards
 OUTLINE_FLATTEN_HOPS = 4
@@ -146,8 +149,12 @@ class Retargeter:
                 mask = np.maximum(mask, self._masks[name])
         return self.canonical + mask[:, None] * delta
 
-    def target(self, driving: dict[str, np.ndarray], reference: dict[str, np.ndarray] | None, region: str) -> Target:
-        """Target landmarks of the source for one driving frame (``reference`` None: absolute mode)."""
+    def target(self, driving: dict[str, np.ndarray], reference: dict[str, np.ndarray] | None, region: str,
+               shut_press: float = SHUT_PRESS) -> Target:
+        """Target landmarks of the source for one driving frame (``reference`` None: absolute mode).
+
+        ``shut_press`` is how far a mouth the driving shuts is pressed (negative openness).
+        """
         move_pose, move_eyes, move_mouth, _ = MOVES[region]
         base = self.motion if reference is None else reference
         expression = self._expression(driving, base, region)
@@ -162,7 +169,7 @@ class Retargeter:
         mouth_change = float(driving["mouth_open"]) - float(base["mouth_open"]) if move_mouth else 0.0
         mouth_target = self.jaw.source_openness + mouth_change
         if move_mouth and float(driving["mouth_open"]) <= SHUT_MOUTH < float(base["mouth_open"]):
-            mouth_target = -SHUT_PRESS  # a mouth asked to shut closes fully, whatever the landmarks' lag
+            mouth_target = -shut_press  # a mouth asked to shut closes fully, whatever the landmarks' lag
         expression = self.jaw.set_openness(expression, mouth_target)
         gaze = np.asarray(driving["gaze"], np.float32) - np.asarray(base["gaze"], np.float32)
         gaze_shift = gaze if move_eyes else np.zeros(2, np.float32)

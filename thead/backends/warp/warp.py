@@ -4,7 +4,10 @@ Per frame the triangles are rasterised at low resolution in their *target* posit
 first (a painter's z-order, so the nose hides the far cheek when the head turns), each pixel
 takes the affine map of its triangle back to the source, and the displacement field is
 upsampled and handed to ``cv2.remap``. Displacements (not coordinates) are upsampled, so the
-field is exactly zero, and the image exactly unchanged, wherever the mesh does not move.
+field is exactly zero, and the image exactly unchanged, wherever the mesh does not move; only
+the box of pixels that move is resampled. Bilinear resampling at fractional offsets averages
+away fine detail (pores, lashes, hair strands) as soon as the face moves: an unsharp mask on the
+pixels that moved gives it back (``DETAIL_GAIN``).
 """
 
 from __future__ import annotations
@@ -13,6 +16,13 @@ import cv2
 import numpy as np
 
 SUBPIXEL_BITS = 4
+# Unsharp-mask gain (Gaussian sigma 1 px) on the resampled pixels. A bilinear lookup at a
+# fractional offset averages neighbouring pixels and loses about a third of the skin's fine detail
+# as soon as the face moves (H.264 then takes more from moving skin); this gives it back. Chosen
+# on the self-reenactment benchmark: face-box sharpness of the encoded output 0.80 -> 0.89-1.02
+# of the still frame's, full-frame SSIM unchanged; bicubic resampling does as well at 3x the cost.
+DETAIL_GAIN = 0.45
+SHARPEN_FROM = 0.1  # pixels; the unsharp mask applies where the field moves pixels further than this
 MIN_AREA = 0.1  # twice the area, in pixels, under which a triangle covers nothing
 
 
@@ -111,7 +121,39 @@ class MeshWarp:
         full = cv2.resize(displacement, self.size, interpolation=cv2.INTER_LINEAR)
         return np.add(full, self._grid, out=full)
 
+    def moving_box(self, motion: np.ndarray) -> tuple[int, int, int, int] | None:
+        """Full-resolution box (x0, y0, x1, y1) outside which the upsampled field is exactly zero, from the
+        low-resolution largest displacement component ``motion`` [h, w]."""
+        moving = motion > 0.0
+        rows, cols = np.flatnonzero(moving.any(axis=1)), np.flatnonzero(moving.any(axis=0))
+        if len(rows) == 0:
+            return None
+        # A full-resolution pixel interpolates the low-resolution samples within one cell of it.
+        sx, sy = self.low_scale
+        width, height = self.size
+        x0, x1 = max(0, int(np.floor((cols[0] - 1) * sx))), min(width, int(np.ceil((cols[-1] + 2) * sx)))
+        y0, y1 = max(0, int(np.floor((rows[0] - 1) * sy))), min(height, int(np.ceil((rows[-1] + 2) * sy)))
+        return x0, y0, x1, y1
+
     def apply(self, image: np.ndarray, target: np.ndarray, depth: np.ndarray) -> np.ndarray:
         """``image`` (the source crop) warped so that source vertices land on ``target``."""
-        mapping = self.remap_field(self.displacement(target, depth))
-        return cv2.remap(image, mapping, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        displacement = self.displacement(target, depth)
+        motion = np.abs(displacement).max(axis=2)
+        box = self.moving_box(motion)
+        if box is None:
+            return image.copy()
+        x0, y0, x1, y1 = box
+        field = self.remap_field(displacement)
+        out = image.copy()
+        moved = cv2.remap(image, field[y0:y1, x0:x1], None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        out[y0:y1, x0:x1] = self._restore_detail(moved, motion, box)
+        return out
+
+    def _restore_detail(self, moved: np.ndarray, motion: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        """``moved`` (the resampled box) with an unsharp mask where the field moves pixels by more than
+        SHARPEN_FROM; pixels that move less, or not at all, keep their resampled (or source) values."""
+        x0, y0, x1, y1 = box
+        where = cv2.resize((motion > SHARPEN_FROM).view(np.uint8), self.size, interpolation=cv2.INTER_NEAREST)
+        sharp = cv2.addWeighted(moved, 1 + DETAIL_GAIN, cv2.GaussianBlur(moved, (0, 0), 1.0), -DETAIL_GAIN, 0)
+        cv2.copyTo(sharp, where[y0:y1, x0:x1], moved)
+        return moved
