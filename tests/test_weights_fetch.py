@@ -395,3 +395,30 @@ def test_lpips_finds_both_files_of_its_set_by_name(tmp_path, monkeypatch):
     found = resolve_weight_files("lpips-alex", WEIGHTS["lpips-alex"])
     assert found["linear"].read_bytes() == b"linear" and found["alexnet"].read_bytes() == b"alex"
     assert "models--CSWRY--VOSR" in str(found["alexnet"])
+
+
+def test_an_unpinned_main_revision_installs_records_and_then_refuses_changed_bytes(tmp_path, files, monkeypatch):
+    """revision = "main" (for repos whose commit could not be read): every file is trust on first use,
+    the first fetch records its hash, and changed upstream bytes later fail verification (exit 4)."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    mirror, cache = tmp_path / "mirror", tmp_path / "cache"
+    write_mirror(mirror, files)
+    text = manifest_text(files, tofu=tuple(files)).replace(f'revision = "{REVISION}"', 'revision = "main"')
+    manifest = parse_manifest(text, "test.toml")
+    reports, notes = fetch(manifest, cache, mirror)
+    assert [r.status for r in reports] == ["copied", "copied"] and len(notes.warnings) == 2
+    assert set(resolve_files("tiny", cache_dir=cache, manifest=manifest)) == set(files)
+    model = CacheLayout(cache, manifest.get("tiny").files[0])
+    model.remove()
+    (mirror / "acme/tiny/sub/model.bin").write_bytes(files["sub/model.bin"][::-1])  # upstream changed
+    with pytest.raises(WeightsError, match="model.bin failed verification") as caught:
+        fetch(manifest, cache, mirror)
+    assert caught.value.exit_code == 4
+
+
+@pytest.mark.parametrize("revision, tofu", [("main", ("config.json",)), ("dev", ("sub/model.bin", "config.json"))],
+                         ids=["main-with-a-pinned-hash", "another-branch"])
+def test_a_branch_revision_is_refused_unless_main_and_all_trust_on_first_use(files, revision, tofu):
+    text = manifest_text(files, tofu=tofu).replace(f'revision = "{REVISION}"', f'revision = "{revision}"')
+    with pytest.raises(WeightsError, match="revision"):
+        parse_manifest(text, "test.toml")

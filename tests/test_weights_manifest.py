@@ -14,7 +14,7 @@ from thead.weights import load_manifest, parse_manifest
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST = load_manifest()
 REQUIRED = ["liveportrait", "liveportrait-safetensors", "liveportrait-insightface", "fid-inception", "lpips-alex",
-            "syncnet", "arcface-buffalo-l", "piper-voice", "sd-turbo", "ldm-celebahq"]
+            "syncnet", "arcface-buffalo-l", "piper-voice", "sd-turbo", "ldm-celebahq", "joyvasa"]
 
 GOOD = '''\
 [tiny]
@@ -106,12 +106,13 @@ def test_root_manifest_is_the_packaged_file():
 @pytest.mark.parametrize("name", list(MANIFEST.sets))
 def test_every_entry_is_pinned_and_licensed(name):
     weight_set = MANIFEST.sets[name]
-    assert re.fullmatch(r"[0-9a-f]{40}", weight_set.revision)
+    assert re.fullmatch(r"[0-9a-f]{40}", weight_set.revision) or (
+        weight_set.revision == "main" and "unpinned revision" in weight_set.notes.lower())
     assert weight_set.license.strip() and weight_set.description.strip() and weight_set.used_by
     assert isinstance(weight_set.commercial_use, bool)
     documented = weight_set.notes.lower()
     for file in weight_set.files:
-        assert re.fullmatch(r"[0-9a-f]{40}", file.revision)
+        assert re.fullmatch(r"[0-9a-f]{40}", file.revision) or file.revision == weight_set.revision == "main"
         assert re.fullmatch(r"[0-9a-f]{64}", file.sha256 or "") or "trust on first use" in documented, file.path
         assert (file.size or 0) > 0 or "recorded on first fetch" in documented, file.path
         assert not file.path.startswith("/") and ".." not in file.path.split("/")
@@ -121,7 +122,7 @@ def test_trust_on_first_use_entries_are_the_documented_ones():
     tofu = sorted(f"{s.name}:{f.path}" for s in MANIFEST.sets.values() for f in s.files if f.trust_on_first_use)
     # no page publishes hashes for the diffusers snapshots: every file is pinned on first fetch
     assert tofu == sorted(["piper-voice:en/en_US/lessac/medium/en_US-lessac-medium.onnx.json",
-                           *(f"{n}:{f.path}" for n in ("sd-turbo", "ldm-celebahq") for f in MANIFEST.get(n).files)])
+                           *(f"{n}:{f.path}" for n in ("sd-turbo", "ldm-celebahq", "joyvasa") for f in MANIFEST.get(n).files)])
 
 
 def _metric_weights() -> list[tuple[str, str, str]]:
@@ -166,7 +167,9 @@ def test_malformed_toml_names_the_line():
 
 
 def test_branch_revision_is_refused():
-    with pytest.raises(WeightsError, match=r"line 4: revision 'main' must be a 40-hex commit"):
+    with pytest.raises(WeightsError, match=r"line 4: revision 'v1.0' must be a 40-hex commit"):
+        parse_manifest(GOOD.replace("0123456789abcdef0123456789abcdef01234567", "v1.0"))
+    with pytest.raises(WeightsError, match=r"line 4: \[tiny\] revision \"main\" is allowed only when every file is trust"):
         parse_manifest(GOOD.replace("0123456789abcdef0123456789abcdef01234567", "main"))
 
 

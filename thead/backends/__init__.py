@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 BACKENDS: dict[str, str] = {
     "warp": "thead.backends.warp:WarpBackend",
     "liveportrait": "thead.backends.liveportrait:LivePortraitBackend",
+    "joyvasa": "thead.backends.joyvasa:JoyVASABackend",
 }
 DEFAULT_BACKEND = "warp"
 REGISTRY: Registry[Backend] = Registry("backend", BACKENDS)

@@ -44,6 +44,13 @@ class Backend(ABC):
     #: Edit requests beyond these (channel -> (low, high); angles are changes in degrees, eyes/mouth
     #: openness targets) are clamped with a warning by ``thead edit``.
     edit_limits: ClassVar[dict[str, tuple[float, float]]] = {}
+    #: Whether :meth:`render` uses the driving frame's pixels (``driving_image``): pipelines decode
+    #: the driving video a second time at render only for such backends.
+    uses_driving_image: ClassVar[bool] = False
+    #: Whether the backend turns speech into motion with its own audio model, through
+    #: ``speech_motion(samples, sample_rate, fps, base, *, guidance, steps, seed, pose, blink_rate,
+    #: reporter) -> MotionTrack`` (JoyVASA); otherwise ``drive-audio`` uses thead's speech analysis.
+    generates_speech_motion: ClassVar[bool] = False
 
     def __init__(self, device: torch.device) -> None:
         self.device = device
@@ -91,8 +98,14 @@ class Backend(ABC):
         driving: dict[str, np.ndarray],
         reference: dict[str, np.ndarray] | None,
         options: DriveOptions,
+        driving_image: np.ndarray | None = None,
     ) -> np.ndarray:
-        """One RGB uint8 frame: the source moved by ``driving`` (relative to ``reference`` if given)."""
+        """One RGB uint8 frame: the source moved by ``driving`` (relative to ``reference`` if given).
+
+        ``driving_image`` is the RGB uint8 frame ``driving`` was measured on, when there is one
+        (video driving); backends with :attr:`uses_driving_image` copy appearance from it (the
+        warp backend: the mouth interior), the others ignore it.
+        """
 
     def apply_edit(self, frame: dict[str, np.ndarray], edit: FrameEdit) -> dict[str, np.ndarray]:
         """``frame`` (a motion frame in this backend's space) with ``edit`` applied."""

@@ -26,7 +26,12 @@ def drive_audio(
     pose: Annotated[str, typer.Option("--pose", help="Head motion: natural, still, or from:VIDEO (head and blinks of a video, looped).")] = "natural",
     blink_rate: Annotated[float, typer.Option("--blink-rate", help="Blinks per minute.")] = 17.0,
     expression: Annotated[list[str], typer.Option("--expression", help="Bias the face: NAME:STRENGTH (edit presets).")] = [],
-    seed: Annotated[int, typer.Option("--seed", help="Seed of blinks, head motion and saccades.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of blinks, head motion and saccades (and of a "
+                                      "generative backend's noise).")] = 0,
+    guidance: Annotated[Optional[float], typer.Option("--guidance", help="Classifier-free guidance of a backend's own "
+                                                      "audio model (joyvasa; default 2.8).", show_default=False)] = None,
+    steps: Annotated[Optional[int], typer.Option("--steps", help="Denoising steps of a backend's own audio model "
+                                                 "(joyvasa: 1..50, default 50).", show_default=False)] = None,
     fps: Annotated[float, typer.Option("--fps", min=1.0, max=120.0, help="Frame rate for an image source.")] = 25.0,
     loop: Annotated[str, typer.Option("--loop", help="A source video shorter than the speech: pingpong or hold.")] = "pingpong",
     backend: BackendName = DEFAULT_BACKEND,
@@ -48,6 +53,7 @@ def drive_audio(
       thead drive-audio interview.mp4 dubbed_french.wav --language fr -o dubbed.mp4
       thead drive-audio portrait.jpg speech.wav --motion-out talk.motion.safetensors -o talk.mp4
       thead drive-audio portrait.jpg speech.wav --pose from:interview.mp4 -o talk.mp4
+      thead drive-audio portrait.jpg speech.wav --backend joyvasa --guidance 2.8 -o talk.mp4
     """
     from thead.backends import parse_options
     from thead.pipelines.drive_audio import drive_audio as run
@@ -56,7 +62,8 @@ def drive_audio(
     result = run(
         source, audio, output, text=text, voice=voice, rate=rate, speech_out=speech_out, language=language,
         backend=backend, device=device, backend_options=parse_options(backend, option), pose=pose,
-        blink_rate=blink_rate, expressions=parse_expressions(expression), seed=seed, fps=fps, loop=loop,
+        blink_rate=blink_rate, expressions=parse_expressions(expression), seed=seed, guidance=guidance,
+        steps=steps, fps=fps, loop=loop,
         source_face=source_face, paste_back=paste_back, motion_out=motion_out, force=force, reporter=reporter,
     )
     reporter.result(result.to_dict(), render_summary(result))

@@ -33,6 +33,8 @@ from thead.report import Notes, Silent
 
 SAMPLE_RATE = 16_000
 LOOPS = ("pingpong", "hold")
+GUIDANCE = 2.8  # classifier-free guidance of a backend's own audio model: JoyVASA's command-line default
+STEPS = 50  # denoising steps JoyVASA was trained with
 POSES = ("natural", "still")
 REST_SECONDS = 2.0  # a dubbed video's rest lip shape: its most closed mouth in the first seconds
 
@@ -54,6 +56,8 @@ def drive_audio(
     blink_rate: float = 17.0,
     expressions: tuple[tuple[str, float], ...] = (),
     seed: int = 0,
+    guidance: float | None = None,
+    steps: int | None = None,
     fps: float = 25.0,
     loop: str = "pingpong",
     source_face: int = 0,
@@ -62,7 +66,12 @@ def drive_audio(
     force: bool = False,
     reporter: Notes | None = None,
 ) -> RenderResult:
-    """Make ``source`` (portrait image, or a video to dub) speak ``audio`` (or ``text``) into ``output``."""
+    """Make ``source`` (portrait image, or a video to dub) speak ``audio`` (or ``text``) into ``output``.
+
+    A backend with its own audio-to-motion model (``joyvasa``) generates the motion from the speech
+    itself, sampled with ``guidance`` (default 2.8) and ``steps`` (default 50); other backends are
+    driven by thead's speech analysis and refuse those two options.
+    """
     reporter = reporter or Silent()
     if (audio is None) == (text is None):
         raise UsageError("give either an AUDIO file or --text, not both" if audio is not None else
@@ -102,6 +111,7 @@ def drive_audio(
         if total == 0:
             raise BadInputError(f"{audio or 'the synthesized speech'} is shorter than one frame", "give longer audio")
         engine = resolve_backend(backend, device, backend_options)
+        generation = _generation(engine, src.kind, pose_video, guidance, steps)
         result = RenderResult(str(out), 0, video_fps, engine.name, str(engine.device), audio=True, timings=timings)
         if float(np.max(articulation.speech, initial=0.0)) < 0.5:
             result.warn(reporter, f"no speech found in {audio or 'the synthesized speech'}: the face stays silent "
@@ -111,8 +121,12 @@ def drive_audio(
             if src.kind == "image":
                 moves = None if pose_video is None else _video_pose(engine, pose_video, video_fps, total, loop,
                                                                    reporter, result)
-                frames, track = _animate_image(engine, src, articulation, options, pose, blink_rate, seed, expressions,
-                                               moves)
+                if generation is not None:
+                    frames, track = _generate_image(engine, src, samples, video_fps, options, pose, blink_rate, seed,
+                                                    expressions, generation, reporter)
+                else:
+                    frames, track = _animate_image(engine, src, articulation, options, pose, blink_rate, seed,
+                                                   expressions, moves)
             else:
                 frames, track = _dub_video(engine, src, articulation, options, loop, reporter, result)
             first = next(frames)  # analyses the source (and loads weights) before any output exists
@@ -217,6 +231,48 @@ def _video_pose(engine: Backend, video: Path, fps: float, total: int, loop: str,
         result.warn(reporter, f"pose video {video} is shorter than the speech; extended by --loop {loop}")
     order = at[_loop_order(at.size, total, loop)]
     return angles[order] - angles[0], closure[order]
+
+
+def _generation(engine: Backend, kind: str, pose_video: Path | None, guidance: float | None,
+                steps: int | None) -> dict[str, float] | None:
+    """``guidance`` and ``steps`` for a backend that generates motion from speech itself, else None."""
+    if not engine.generates_speech_motion:
+        if guidance is not None or steps is not None:
+            raise UsageError(f"--guidance and --steps are for backends with their own audio model, not '{engine.name}'",
+                             "use --backend joyvasa, or drop them")
+        return None
+    if kind != "image":
+        raise UsageError(f"backend '{engine.name}' animates portrait images; it cannot dub a video",
+                         "dub videos with --backend warp (or liveportrait)")
+    if pose_video is not None:
+        raise UsageError(f"--pose from:VIDEO is not available with backend '{engine.name}'",
+                         "use --pose natural or still")
+    guidance = GUIDANCE if guidance is None else guidance
+    steps = STEPS if steps is None else steps
+    if not (np.isfinite(guidance) and 0 <= guidance <= 20):
+        raise UsageError(f"--guidance {guidance:g} is out of range", "give a scale in 0..20 (official defaults: 2.0-4.0)")
+    if not 1 <= steps <= STEPS:
+        raise UsageError(f"--steps {steps} is out of range", f"give 1..{STEPS} denoising steps")
+    return {"guidance": float(guidance), "steps": int(steps)}
+
+
+def _generate_image(engine: Backend, src, samples: np.ndarray, fps: float, options: DriveOptions, pose: str,
+                    blink_rate: float, seed: int, expressions, generation: dict[str, float],
+                    reporter: Notes) -> tuple[Iterator[np.ndarray], Any]:
+    """Frames of a portrait speaking with motion from the backend's own audio model (JoyVASA)."""
+    prepared = engine.prepare_source(next(src.frames()), options.face_index)  # NoFaceError before any output
+    base = engine.source_motion(prepared)
+    track = engine.speech_motion(samples, SAMPLE_RATE, fps, base, guidance=generation["guidance"],
+                                 steps=int(generation["steps"]), seed=seed, pose=pose, blink_rate=blink_rate,
+                                 reporter=reporter)
+    if expressions:
+        from thead.motion.frame_edit import FrameEdit
+
+        bias = FrameEdit(expressions=tuple(expressions))
+        edited = [engine.apply_edit(track.frame(index), bias) for index in range(len(track))]
+        track.channels.update({name: np.stack([f[name] for f in edited]).astype(np.float32) for name in track.channels})
+    frames = (engine.render(prepared, track.frame(index), base, options) for index in range(len(track)))
+    return frames, lambda: track
 
 
 def _animate_image(engine: Backend, src, articulation, options: DriveOptions, pose: str, blink_rate: float, seed: int,

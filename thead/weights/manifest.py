@@ -5,7 +5,7 @@ One table per weight set::
     [liveportrait]
     description = "LivePortrait base models and stitching/retargeting MLPs"
     repo = "KwaiVGI/LivePortrait"
-    revision = "<40-hex commit>"            # never a branch or tag
+    revision = "<40-hex commit>"            # never a branch or tag (one exception below)
     license = "MIT"
     commercial_use = true
     used_by = ["backend:liveportrait"]     # or metric:NAME, face:NAME, generator:NAME, planned:WHAT (nothing loads it yet)
@@ -18,6 +18,11 @@ A set may pin a whole diffusers snapshot: its files are then every file the pipe
 revision, and the pipeline loads from the snapshot folder with ``local_files_only=True``.
 A file may override ``repo`` and ``revision``. ``sha256 = ""`` means trust on first use: the hash is
 recorded in the cache on the first fetch. ``size`` may be omitted when no public page states it.
+
+The one exception to commit pins: ``revision = "main"`` is accepted for a set whose every file is
+trust on first use, for repos whose commit could not be read when the set was added. The first
+fetch records each file's hash under that set; a later fetch of changed upstream bytes fails
+verification (exit 4) instead of silently replacing them.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ MANIFEST_ENV = "THEAD_WEIGHTS_MANIFEST"
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 _REPO = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 _COMMIT = re.compile(r"[0-9a-f]{40}")
+UNPINNED_REVISION = "main"  # only for sets whose every file is trust on first use (see the module docstring)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _USE = re.compile(r"(backend|metric|face|generator):[a-z0-9][a-z0-9-]*( \([^()\n]*\))?|planned:[^\n]+")
@@ -175,8 +181,11 @@ def _parse_set(name: str, table: dict, where: "_Locator") -> WeightSet:
     if not isinstance(files, list) or not files:
         where.fail(f"[{name}] needs a non-empty files list", "files")
     repo_id = _check_repo(table["repo"], where)
-    revision = _check_revision(table["revision"], where)
+    revision = _check_revision(table["revision"], where, branch_ok=True)
     parsed = tuple(_parse_file(entry, repo_id, revision, where) for entry in files)
+    if revision == UNPINNED_REVISION and any(f.revision == revision and f.sha256 for f in parsed):
+        where.fail(f"[{name}] revision \"{revision}\" is allowed only when every file is trust on first use "
+                   "(sha256 = \"\"); pin the commit instead", "revision")
     seen: set[str] = set()
     for f in parsed:
         if f.path in seen:
@@ -233,7 +242,9 @@ def _check_repo(repo: object, where: "_Locator") -> str:
     return repo  # type: ignore[return-value]
 
 
-def _check_revision(revision: object, where: "_Locator") -> str:
+def _check_revision(revision: object, where: "_Locator", branch_ok: bool = False) -> str:
+    if branch_ok and revision == UNPINNED_REVISION:
+        return revision
     if not isinstance(revision, str) or not _COMMIT.fullmatch(revision):
         where.fail(f"revision {revision!r} must be a 40-hex commit hash, never a branch or tag", str(revision))
     return revision  # type: ignore[return-value]
