@@ -196,7 +196,10 @@ class VideoWriter:
         if pad[0][1] or pad[1][1]:
             frame = np.pad(frame, pad, mode="edge")
         if self._process is None:
-            self._process = self._start_encoder(frame.shape[1], frame.shape[0])
+            # spawned and owned at once: an interruption in between would orphan ffmpeg, which would then
+            # write the partial file after it was cleaned up (ffmpeg inherits the held mask; we SIGKILL it)
+            with signals_held():
+                self._process = self._start_encoder(frame.shape[1], frame.shape[0])
         try:
             self._process.stdin.write(np.ascontiguousarray(frame).data)
         except BrokenPipeError:
@@ -257,7 +260,15 @@ class VideoWriter:
         command += ["-i", str(self.audio_from), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
                     "-af", f"{delay}apad", "-c:a", "aac", "-b:a", "128k", "-t", f"{duration:.6f}"]
         command += self._tags() + [str(self._target)]
-        if subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._log).returncode != 0:
+        with signals_held():  # as for the encoder: never an ffmpeg we do not own
+            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._log)
+        try:
+            failed = process.wait() != 0
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        if failed:
             raise self._encoder_error()
 
     def _tags(self) -> list[str]:
