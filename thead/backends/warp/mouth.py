@@ -1,13 +1,16 @@
 """Mouth: a jaw that opens by rotating about its hinge, and a real mouth interior in the opening.
 
 The jaw rig rotates the lower face (lower lip, chin, jaw line) about an axis through both jaw
-hinges in the canonical landmarks until the inner-lip gap reaches the target openness. Where
-the rendered mouth opens beyond what the source shows, the opening is filled with a real mouth
+hinges in the canonical landmarks until the inner-lip gap reaches the target openness, keeping
+both lips at least LIP_KEEP of their rest thickness (the lower lip and the skin under it ride
+down with the jaw). Where the rendered mouth opens beyond what the source shows, the opening is filled with a real mouth
 interior (teeth, tongue, the shaded cavity): the driving frame's own when there is one, else
 entries of the shipped bank chosen by opening (:mod:`thead.backends.warp.bank`), warped onto a
 smooth curve through the rendered inner lips, colour-matched and blended
 (:mod:`thead.backends.warp.interior`). The lips themselves stay the warped source lips, and a
-mouth that was open in the source keeps its own teeth (see :meth:`MouthFiller.teeth_edge`).
+mouth that was open in the source keeps its own teeth (see :meth:`MouthFiller.teeth_edge`). A bank
+interior shades into a dark cavity below the upper teeth, and a thin opening is a dark, crisp slit,
+so that small openings read as open.
 """
 
 from __future__ import annotations
@@ -17,13 +20,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from thead.backends.warp.bank import mouth_bank
-from thead.backends.warp.interior import MouthPicture, blend, carry_interior, contour_mask, grown, lip_contour
+from thead.backends.warp.interior import FEATHER, MouthPicture, blend, carry_interior, contour_mask, grown, lip_contour
 from thead.backends.warp.mesh import face_topology, graph_distance
 
 OPEN_LIMIT = 0.9  # inner-lip gap over mouth width
 PRESS_LIMIT = 0.1  # how far a shut mouth may be pressed (negative openness)
 HINGE_OFFSET = (0.25, 0.1)  # jaw hinge below and behind the outline points by the ears, inter-ocular units
 CENTRE_PAIRS = (4, 5, 6)  # chain positions of the pairs the openness is measured on (82/87, 13/14, 312/317)
+OUTER_LOWER = (146, 91, 181, 84, 17, 314, 405, 321, 375)  # outer lower lip, paired with the inner chain's middle
+OUTER_UPPER = (185, 40, 39, 37, 0, 267, 269, 270, 409)  # outer upper lip, likewise
+LIP_KEEP = 0.6  # an opening mouth keeps each lip at least this share of its rest thickness (real lips
+# thin less than this when they part, so a driving video's own lip motion is left alone)
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:
@@ -60,6 +67,33 @@ class JawRig:
         weight[468:] = 0.0  # irises
         self.weight = weight.astype(np.float32)
         self.source_openness = self.openness(canonical)
+        # The lips keep their fullness when the mouth opens: an opening that stretched the lower lip
+        # thin is undone by lowering it (the skin under it follows, fading out towards the chin),
+        # one that raised the upper lip's inner edge into the lip by lowering that edge again.
+        inner, outer = p[self.lower[1:-1]], p[list(OUTER_LOWER)]
+        self.lower_thickness = (outer[:, 1] - inner[:, 1]).astype(np.float32)
+        self.upper_thickness = (p[self.upper[1:-1], 1] - p[list(OUTER_UPPER), 1]).astype(np.float32)
+        chin = float(p[152, 1])
+
+        def level(chain: np.ndarray) -> np.ndarray:
+            """The chain's height under every point (interpolated along x)."""
+            order = np.argsort(chain[:, 0])
+            return np.interp(p[:, 0], chain[order, 0], chain[order, 1])
+
+        inner_y, outer_y = level(p[self.lower]), level(p[[61, *OUTER_LOWER, 291]])
+        within = np.clip((p[:, 1] - inner_y) / np.maximum(outer_y - inner_y, 1e-3), 0.0, 1.0)
+        fade = 1.0 - _smoothstep((p[:, 1] - outer_y) / max(chin - float(outer[:, 1].mean()), 1e-6))
+        self.lower_carry = np.where(p[:, 1] <= outer_y, within, fade).astype(np.float32)
+        lower_side = np.zeros(len(p), bool)  # nearer (along the mesh) to the lower lip than to the upper
+        lower_side[: len(to_upper)] = to_lower < to_upper
+        self.lower_carry[~lower_side | (np.arange(len(p)) >= 468)] = 0.0
+        self.lower_carry[self.lower] = 0.0
+        self.lower_carry[list(OUTER_LOWER)] = 1.0
+        inner_y, outer_y = level(p[self.upper]), level(p[[61, *OUTER_UPPER, 291]])
+        self.upper_carry = np.clip((p[:, 1] - outer_y) / np.maximum(inner_y - outer_y, 1e-3), 0.0, 1.0)
+        self.upper_carry[(p[:, 1] > inner_y + 1e-6) | lower_side | (np.arange(len(p)) >= 468)] = 0.0
+        self.upper_carry[self.upper[1:-1]] = 1.0
+        self.upper_carry = self.upper_carry.astype(np.float32)
 
     def openness(self, points: np.ndarray) -> float:
         """Signed inner-lip gap over mouth width (negative when the lips cross)."""
@@ -81,7 +115,7 @@ class JawRig:
         covers the source's lip edges where its landmarks sit inside the visible opening.
         """
         target = float(np.clip(target, -PRESS_LIMIT, OPEN_LIMIT))
-        out = points.astype(np.float64)
+        out = self._keep_upper_lip(points.astype(np.float64))
         current = self.openness(out)
         probe = self.openness(self._rotate(out, 0.1)) - current
         if abs(probe) > 1e-6:
@@ -91,13 +125,41 @@ class JawRig:
         middle = (out[upper[crossed], 1] + out[lower[crossed], 1]) / 2
         out[upper[crossed], 1] = middle
         out[lower[crossed], 1] = middle
-        return out.astype(np.float32)
+        return self._keep_lower_lip(out).astype(np.float32)
+
+    def _keep_upper_lip(self, points: np.ndarray) -> np.ndarray:
+        """``points`` with the upper lip's inner edge lowered back to LIP_KEEP of its rest thickness."""
+        thickness = points[self.upper[1:-1], 1] - points[list(OUTER_UPPER), 1]
+        return self._move_lip(points, LIP_KEEP * self.upper_thickness - thickness, self.upper[1:-1], self.upper_carry)
+
+    def _keep_lower_lip(self, points: np.ndarray) -> np.ndarray:
+        """``points`` with the lower lip lowered back to LIP_KEEP of its rest thickness where it was squeezed."""
+        thickness = points[list(OUTER_LOWER), 1] - points[self.lower[1:-1], 1]
+        return self._move_lip(points, LIP_KEEP * self.lower_thickness - thickness, list(OUTER_LOWER), self.lower_carry)
+
+    @staticmethod
+    def _move_lip(points: np.ndarray, deficit: np.ndarray, chain, carry: np.ndarray) -> np.ndarray:
+        """``points`` lowered by the positive ``deficit`` of each lip column, spread along x and weighted by ``carry``."""
+        deficit = np.maximum(deficit, 0.0)
+        if not deficit.any():
+            return points
+        xs = points[chain, 0]
+        order = np.argsort(xs)
+        drop = np.interp(points[:, 0], xs[order], deficit[order], left=0.0, right=0.0)
+        points[:, 1] += drop * carry
+        return points
 
 
 KEEP_STRETCH = 1.2  # the source's own open mouth is kept until stretched beyond this
 MIN_EXCESS = 0.5  # pixels the mouth must open (beyond the source's, for the bank) before anything is filled
 DRIVER_RIM = 0.05  # share of the mouth width: the driver's interior also covers the lips' inner rim
 MARGIN = 3  # pixels around the opening's curve in the filled box
+SLIT_FEATHER = 0.25  # the blend mask's feather is at most this share of the opening's height (thin gaps stay crisp)
+CAVITY_FROM = (0.3, 0.05)  # where a bank interior starts to shade into the cavity below the upper lip: this share
+# of the opening, at most this share of the mouth width (the upper teeth's height)
+CAVITY_SPAN = (0.4, 0.1)  # ... and over how much it reaches full shade (same units)
+CAVITY_SHADE = 0.15  # brightness left at full shade: a speaking mouth shows its upper teeth over a dark cavity
+SLIT_PIXELS = 6.0  # openings thinner than this (pixels) show a dark slit rather than teeth
 
 
 @dataclass(frozen=True)
@@ -108,6 +170,7 @@ class _Layout:
     contour: np.ndarray  # [N, 2] smooth inner-lip curve, crop pixels
     coverage: np.ndarray  # [h, w] how much of each pixel takes the interior
     openness: float  # inner-lip gap over mouth width
+    shade: np.ndarray | float = 1.0  # [h, w] brightness factor for a bank interior (the cavity's shade)
 
 
 class MouthFiller:
@@ -169,7 +232,7 @@ class MouthFiller:
             interior = carry_interior(picture, frame, layout.contour, layout.box, grow)
         else:
             interior = sum(weight * carry_interior(entry, frame, layout.contour, layout.box)
-                           for entry, weight in mouth_bank().choose(layout.openness))
+                           for entry, weight in mouth_bank().choose(layout.openness)) * layout.shade
         return blend(frame, interior, layout.coverage, layout.box)
 
     def _layout(self, shape: tuple[int, int], points: np.ndarray, rigid: np.ndarray, teeth: np.ndarray,
@@ -190,9 +253,9 @@ class MouthFiller:
         if x1 - x0 < 2 or y1 - y0 < 2:
             return None
         box = (int(x0), int(y0), int(x1), int(y1))
-        coverage = contour_mask(contour, box)
         if not keep_own:
-            return _Layout(box, contour, coverage, gap / width)
+            return _Layout(box, contour, contour_mask(contour, box), gap / width)
+        coverage = contour_mask(contour, box, min(FEATHER, max(SLIT_FEATHER * gap, 0.5)))
         yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
         rel_x, rel_y = xx - left[0], yy - left[1]
         s = (rel_x * axis[0] + rel_y * axis[1]) / width
@@ -214,4 +277,12 @@ class MouthFiller:
         coverage *= np.where(t < teeth_edge, _smoothstep((stretch - KEEP_STRETCH) / 0.5), 1.0)
         if float(coverage.max()) <= 0.0:
             return None
-        return _Layout(box, contour, coverage, gap / width)
+        # The bank's teeth stay by the upper lip; deeper the opening shades into the cavity (fully
+        # when it is only a slit), so that a small opening reads as parted lips, not as a row of teeth.
+        height = np.maximum(curve(points[self.lower, :2]) - top, 1e-3)
+        start = np.minimum(CAVITY_FROM[0] * height, CAVITY_FROM[1] * width)
+        span = np.minimum(CAVITY_SPAN[0] * height, CAVITY_SPAN[1] * width)
+        depth = _smoothstep((t - top - start) / span)
+        slit = 1.0 - _smoothstep(height / SLIT_PIXELS - 0.5)
+        shade = 1.0 - (1.0 - CAVITY_SHADE) * np.maximum(depth, slit)
+        return _Layout(box, contour, coverage, gap / width, shade[..., None].astype(np.float32))

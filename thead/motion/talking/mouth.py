@@ -15,6 +15,10 @@ from thead.motion import edits
 from thead.motion.frame_edit import FrameEdit
 
 SPEECH_OPEN = 0.45  # openness (inner-lip gap / mouth width) of jaw = 1: real speakers peak near 0.3-0.45
+JAW_POWER = 1.5  # the opening grows faster than the jaw value: the articulation's jaw is a square-root curve of the
+# lip opening, there so that small openings showed through the warp renderer's former dead zone; now that the renderer
+# opens small gaps as asked, this undoes most of it (1.5 rather than 2: measured best lip sync on GRID)
+TUCK_CLOSE = 0.8  # share of the opening a full F/V tuck closes (the lower lip rises under the upper teeth)
 # liveportrait: slider units of LivePortrait's own directions per unit of articulation
 LP_SPREAD = 0.6  # smile slider per unit of spread
 LP_ROUND = 0.4  # negative smile slider per unit of rounding: corners in and down
@@ -25,15 +29,15 @@ LP_LIPS = (14, 17, 19, 20)  # keypoints LivePortrait's lip sliders move (reset f
 
 def openness(jaw: float, closure: float) -> float:
     """Mouth openness target of a jaw value (0..1) under a lip closure (0..1, 1 shut)."""
-    return SPEECH_OPEN * float(np.clip(jaw, 0.0, 1.0)) * (1.0 - float(np.clip(closure, 0.0, 1.0)))
+    return SPEECH_OPEN * float(np.clip(jaw, 0.0, 1.0)) ** JAW_POWER * (1.0 - float(np.clip(closure, 0.0, 1.0)))
 
 
 def mouth_edit(frame: dict[str, np.ndarray], space: str, jaw: float, spread: float, closure: float, teeth: float,
                rest: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """``frame`` (a motion frame of ``space``) with its mouth set from one frame of articulation.
 
-    ``jaw`` 0..1 opens the mouth up to :data:`SPEECH_OPEN`; ``spread`` -1 (rounded, OO) .. 1
-    (spread, EE); ``closure`` 0..1 presses the lips shut (M, B, P) whatever the jaw; ``teeth``
+    ``jaw`` 0..1 opens the mouth up to :data:`SPEECH_OPEN` (as ``jaw ** JAW_POWER``); ``spread``
+    -1 (rounded, OO) .. 1 (spread, EE); ``closure`` 0..1 presses the lips shut (M, B, P) whatever the jaw; ``teeth``
     0..1 tucks the lower lip under the upper teeth (F, V). The input frame is not modified.
     """
     spread = float(np.clip(spread, -1.0, 1.0))
@@ -57,6 +61,10 @@ def _landmarks(frame, target, spread, closure, teeth, rest):
         frame = edits.press_lips(frame, closure)
     if teeth:
         frame = edits.tuck_lower_lip(frame, teeth)
+        # The tuck also lifts the upper lip, which on a small opening would part the lips further.
+        tucked = (1.0 - TUCK_CLOSE * teeth) * target
+        if float(frame["mouth_open"]) > tucked:
+            frame = edits.set_mouth(frame, tucked)
     return frame
 
 

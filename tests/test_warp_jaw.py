@@ -1,0 +1,64 @@
+"""The warp backend's jaw: the rendered mouth opens as far as asked, small openings show, the lips keep their fullness."""
+
+from __future__ import annotations
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from thead.backends import DriveOptions, get_backend_class
+from thead.face import analyze_image, geometry
+from thead.motion.frame_edit import FrameEdit
+
+
+def _prepared(image):
+    engine = get_backend_class("warp")("cpu")
+    source = engine.prepare_source(image)
+    return engine, source, engine.source_motion(source)
+
+
+def _render(engine, source, base, openness):
+    frame = engine.apply_edit(base, FrameEdit(mouth=openness))
+    return engine.render(source, frame, base, DriveOptions()), source.retargeter.target(frame, base, "all")
+
+
+@pytest.fixture(scope="module")
+def astronaut_engine(astronaut):
+    return _prepared(astronaut)
+
+
+@pytest.mark.parametrize("request_", [0.2, 0.3, 0.4, 0.5])
+def test_delivered_opening_tracks_the_request(astronaut_engine, request_):
+    engine, source, base = astronaut_engine
+    out, _ = _render(engine, source, base, request_)
+    delivered = geometry.mouth_openness(analyze_image(out).points)
+    assert delivered == pytest.approx(request_, rel=0.25)
+
+
+def test_an_open_mouth_keeps_both_lips_full(astronaut_engine):
+    engine, source, base = astronaut_engine
+    _, target = _render(engine, source, base, 0.5)
+    wide, rest = source.box.to_crop(target.points), source.points
+    for inner, outer in ((14, 17), (87, 84), (317, 314), (13, 0), (82, 37), (312, 267)):  # lower lip, upper lip
+        assert abs(wide[outer, 1] - wide[inner, 1]) >= 0.55 * abs(rest[outer, 1] - rest[inner, 1])
+
+
+def test_a_small_request_opens_a_shut_mouth_visibly(shared):
+    image = iio.imread(shared / "media" / "portraits" / "lp_s0.jpg")[..., :3]
+    engine, source, base = _prepared(image)
+    assert geometry.mouth_openness(source.points) < 0.02  # the portrait's mouth is shut
+
+    def darkest_run(openness):
+        """Pixels of the longest dark run down the middle of the rendered mouth (darker than 0.6 of the lips)."""
+        out, target = _render(engine, source, base, openness)
+        x = round(float(target.points[[13, 14], 0].mean()))
+        top, bottom = int(target.points[0, 1]), int(target.points[17, 1]) + 1
+        column = out[top:bottom, x - 1 : x + 2].astype(np.float32).mean(axis=(1, 2))
+        dark = column < 0.6 * np.median(column)
+        runs = np.diff(np.flatnonzero(np.diff(np.concatenate([[0], dark.astype(int), [0]]))))[::2]
+        return int(runs.max()) if len(runs) else 0, float(target.points[14, 1] - target.points[13, 1])
+
+    shut_run, _ = darkest_run(0.0)
+    open_run, gap = darkest_run(0.08)
+    assert shut_run <= 1
+    assert open_run >= max(2, 0.5 * gap)
