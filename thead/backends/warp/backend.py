@@ -168,18 +168,22 @@ def _driving_mouth(driving: dict[str, np.ndarray], image: np.ndarray) -> MouthPi
 
 
 def _anchor_targets(source: WarpSource, target: Target, points: np.ndarray) -> np.ndarray:
-    """Anchor positions for this frame: the head's rigid motion plus the parent oval point's residual, weighted."""
+    """Anchor positions for this frame: the head's rigid motion plus the parent oval point's residual, weighted.
+
+    Anchors move as points in the image plane through the head's centre, so roll, scale and shift carry
+    hair and neck along by their ring's weight; that share fades as the head turns out of the image
+    plane (:meth:`Anchors.turn_share`), since a turn slides the face across a skull whose outline stays.
+    """
     anchors, src_pose, box = source.anchors, source.retargeter.pose, source.box
-    turn = target.rotation @ src_pose.rotation.T * (target.scale / src_pose.scale)
+    change = target.rotation @ src_pose.rotation.T
+    share = anchors.turn_share(change)
     centre_src = box.to_crop(src_pose.translation[None])[0]
     centre_dst = box.to_crop(target.translation[None])[0]
-
-    def rigid(p: np.ndarray) -> np.ndarray:
-        return (p - centre_src) @ turn.T + centre_dst
-
-    parents = anchors.parent
-    residual = points[parents] - rigid(source.points[parents])
-    out = anchors.points + anchors.weight[:, None] * (rigid(anchors.points) - anchors.points)
+    local = anchors.points - centre_src
+    local[:, 2] = 0.0
+    moved = local @ (change * (target.scale / src_pose.scale)).T + centre_dst
+    residual = points[anchors.parent] - box.to_crop(target.rigid_points[anchors.parent])
+    out = anchors.points + (share * anchors.weight)[:, None] * (moved - anchors.points)
     out += anchors.residual_weight[:, None] * residual
     out[:, 2] = anchors.points[:, 2]
     return out

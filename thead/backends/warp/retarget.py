@@ -23,8 +23,12 @@ from thead.face import geometry
 from thead.motion.extract import face_motion
 
 MAX_TURN_DEG = 35.0  # relative head rotation beyond this is scaled back onto it
-MAX_SHIFT = 0.35  # translation soft limit, in inter-ocular distances of the source
-SCALE_RANGE = (0.85, 1.2)
+# Relative head translation, in inter-ocular spans of the source: followed exactly up to FREE_SHIFT
+# (a 20° turn alone moves the eyes about 0.4 sideways), then eased onto MAX_SHIFT, so a driver
+# walking across its frame cannot push the face out of the working crop.
+FREE_SHIFT = 0.6
+MAX_SHIFT = 1.0
+SCALE_RANGE = (0.8, 1.25)  # relative head size (a driver leaning in or back)
 SHUT_MOUTH = 0.02  # driving mouth openness at or below which the mouth is shut firmly ...
 SHUT_PRESS = 0.1  # ... by pressing the lips this much (negative openness; see JawRig.set_openness), which hides
 # the source's own opening where its landmarks sit inside it; with the driver's picture, whose shut lips are laid
@@ -78,11 +82,13 @@ def _limit_turn(rotation: np.ndarray, limit_deg: float) -> np.ndarray:
     return cv2.Rodrigues(vector * (np.radians(limit_deg) / angle))[0]
 
 
-def _soft_limit(shift: np.ndarray, limit: float) -> np.ndarray:
+def _soft_limit(shift: np.ndarray, free: float, limit: float) -> np.ndarray:
+    """``shift`` as it is up to length ``free``, beyond it eased (tanh) so that it never exceeds ``limit``."""
     length = float(np.linalg.norm(shift))
-    if length < 1e-9 or limit <= 0:
+    if length <= free:
         return shift
-    return shift * (limit * np.tanh(length / limit) / length)
+    room = limit - free
+    return shift * ((free + room * np.tanh((length - free) / room)) / length)
 
 
 def _region_weights(hops: np.ndarray, full: int, fade: tuple[float, ...]) -> np.ndarray:
@@ -135,7 +141,7 @@ class Retargeter:
         size = max(float(reference["scale"]), 1e-6)
         shift = np.zeros(3)
         shift[:2] = (np.asarray(driving["translation"][:2]) - reference["translation"][:2]) * (src.scale / size)
-        shift[:2] = _soft_limit(shift[:2], MAX_SHIFT * src.scale)
+        shift[:2] = _soft_limit(shift[:2], FREE_SHIFT * src.scale, MAX_SHIFT * src.scale)
         ratio = float(np.clip(float(driving["scale"]) / size, *SCALE_RANGE))
         return turn @ src.rotation, src.translation + shift, src.scale * ratio
 
