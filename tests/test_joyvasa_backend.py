@@ -239,13 +239,19 @@ def test_drive_audio_renders_joyvasa_motion_for_the_whole_speech(backend, astron
     portrait = tmp_path / "portrait.png"
     cv2.imwrite(str(portrait), cv2.cvtColor(cv2.resize(astronaut, (256, 256)), cv2.COLOR_RGB2BGR))
     out, track = tmp_path / "talk.mp4", tmp_path / "talk.motion.safetensors"
-    result = drive_audio(portrait, _wav(tmp_path / "speech.wav", 0.8), out, backend=backend, fps=10.0, steps=2,
-                         guidance=2.0, pose="still", blink_rate=0.0, motion_out=track)
+    wav = _wav(tmp_path / "speech.wav", 0.8)
+    result = drive_audio(portrait, wav, out, backend=backend, fps=10.0, steps=2, guidance=2.0, pose="still",
+                         blink_rate=0.0, expressions=(("happy", 0.8),), motion_out=track)
     assert result.frames == 8 and result.backend == "joyvasa"
     info = probe(out)
     assert count_frames(out) == 8 and info.video.fps == 10.0 and info.audio.codec == "aac"
     written = MotionTrack.load(track)
     assert written.space == "liveportrait" and len(written) == 8
+    plain = backend.speech_motion(_speech(0.8), RATE, 10.0, backend.source_motion(backend.prepare_source(
+        cv2.cvtColor(cv2.imread(str(portrait)), cv2.COLOR_BGR2RGB))), guidance=2.0, steps=2, seed=0, pose="still",
+        blink_rate=0.0)
+    assert np.allclose(written["lp_yaw"], plain["lp_yaw"], atol=1e-4)  # the same generated motion ...
+    assert np.abs(written["lp_exp"] - plain["lp_exp"]).max() > 1e-3  # ... biased by --expression happy
 
 
 @pytest.mark.parametrize("options, message", [
