@@ -166,3 +166,26 @@ def test_max_failures_stops_new_jobs_and_each_event_reaches_the_status_file(tmp_
     assert tracker.stopping  # the engines start no new job from here
     saved = [json.loads(line) for line in (tmp_path / "batch-status.jsonl").read_text().splitlines()]
     assert [(r["state"], r["exit_code"]) for r in saved] == [("failed", 3), ("failed", 137), ("pending", None)]
+
+
+@pytest.mark.parametrize(("name", "text", "expected"), [
+    ("jobs.jsonl", '{"id": "a", "command": "edit", "args": ["f.png", "--yaw", 5]}\n\n'
+                   '{"command": "edit"\n["edit"]\n{"command": "edit", "argz": []}\n{"command": "edit", "args": "x"}\n'
+                   '{"command": " edit ", "args": []}\n',
+     ([(1, "a", "edit", ("f.png", "--yaw", "5")), (7, "7", "edit", ())],
+      [(3, "not valid JSON"), (4, "a job is a JSON object"), (5, "unknown key(s) argz"),
+       (6, "args must be a list of strings")])),
+    ("jobs.csv", 'id,command,args\nb,edit,"f.png -o \'o 1.png\'"\n,edit,"f.png -o \'unclosed"\n, edit ,f.png\n',
+     ([(2, "b", "edit", ("f.png", "-o", "o 1.png")), (4, "4", "edit", ("f.png",))],
+      [(3, "args are not valid shell quoting")])),
+    ("jobs.csv", "name,args\nx,y\n", ([], [(1, "a CSV job file has the header id,command,args")])),
+])
+def test_job_file_readers_keep_good_rows_and_name_each_bad_line(tmp_path, name, text, expected):
+    from thead.batch.jobs import read_job_file
+
+    (tmp_path / name).write_text(text)
+    entries, problems = read_job_file(tmp_path / name)
+    assert [(e.line, e.id, e.command, e.args) for e in entries] == expected[0]
+    assert len(problems) == len(expected[1])
+    for problem, (line, start) in zip(problems, expected[1]):
+        assert problem.line == line and problem.message.startswith(start), problem

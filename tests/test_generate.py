@@ -326,3 +326,18 @@ def test_attributes_become_prompt_phrases(items, prompt, negative):
     from thead.generate.attributes import parse_attributes
 
     assert parse_attributes(items).phrases() == (prompt, negative)
+
+
+def test_help_lists_every_value_the_attribute_parser_accepts(capsys, monkeypatch):
+    from thead.generate.attributes import KEYS, parse_attributes, values_of
+
+    monkeypatch.setenv("COLUMNS", "400")
+    code, out, _ = run_cli(capsys, monkeypatch, "generate", "--help")
+    assert code == 0
+    lines = {line.split()[0]: line for line in out.splitlines() if line.split() and line.split()[0] in KEYS
+             and "," in line}
+    assert set(lines) == set(KEYS)
+    for key in KEYS:
+        for value in values_of(key):
+            assert value in lines[key]
+            parse_attributes([f"{key}={value.split('-')[0] if key == 'age' and value[0].isdigit() else value}"])

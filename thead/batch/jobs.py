@@ -16,6 +16,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 from thead.errors import BadInputError, TheadError
@@ -86,57 +87,56 @@ def read_job_file(path: Path) -> tuple[list[JobEntry], list[Problem]]:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise BadInputError(f"cannot read job file {path} ({reason})", "give a .jsonl or .csv job list") from exc
-    if path.suffix.lower() == ".csv":
-        entries, problems = _read_csv(text)
-    else:
-        entries, problems = _read_jsonl(text)
+    rows = _csv_rows(text) if path.suffix.lower() == ".csv" else _jsonl_rows(text)
+    entries: list[JobEntry] = []
+    problems: list[Problem] = []
+    for number, row in rows:
+        if isinstance(row, str):
+            problems.append(Problem(number, row))
+            continue
+        entries.append(JobEntry(number, str(row.get("id") or "").strip() or str(number),
+                                str(row.get("command") or "").strip(), tuple(str(a) for a in row["args"])))
     if not entries and not problems:
         problems.append(Problem(0, f"job file {path} has no jobs", BAD_INPUT))
     return entries, problems
 
 
-def _read_jsonl(text: str) -> tuple[list[JobEntry], list[Problem]]:
-    entries, problems = [], []
+Row = tuple[int, dict[str, Any] | str]  # (line, the job's id/command/args) or (line, what is wrong with it)
+
+
+def _jsonl_rows(text: str) -> Iterator[Row]:
     for number, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
         try:
             item = json.loads(raw)
         except json.JSONDecodeError as exc:
-            problems.append(Problem(number, f"not valid JSON ({exc.msg} at column {exc.colno})"))
+            yield number, f"not valid JSON ({exc.msg} at column {exc.colno})"
             continue
         if not isinstance(item, dict):
-            problems.append(Problem(number, "a job is a JSON object with command, args and optionally id"))
+            yield number, "a job is a JSON object with command, args and optionally id"
             continue
         unknown = sorted(set(item) - {"id", "command", "args"})
-        if unknown:
-            problems.append(Problem(number, f"unknown key(s) {', '.join(unknown)}: a job has id, command and args"))
-            continue
         args = item.get("args", [])
-        if not isinstance(args, list) or not all(isinstance(a, (str, int, float)) and not isinstance(a, bool)
-                                                 for a in args):
-            problems.append(Problem(number, "args must be a list of strings (as the command line takes them)"))
-            continue
-        entries.append(JobEntry(number, str(item.get("id", number)), str(item.get("command", "")),
-                                tuple(str(a) for a in args)))
-    return entries, problems
+        if unknown:
+            yield number, f"unknown key(s) {', '.join(unknown)}: a job has id, command and args"
+        elif not isinstance(args, list) or not all(isinstance(a, (str, int, float)) and not isinstance(a, bool)
+                                                   for a in args):
+            yield number, "args must be a list of strings (as the command line takes them)"
+        else:
+            yield number, {**item, "args": args}
 
 
-def _read_csv(text: str) -> tuple[list[JobEntry], list[Problem]]:
+def _csv_rows(text: str) -> Iterator[Row]:
     reader = csv.DictReader(text.splitlines())
     if reader.fieldnames is None or not {"command", "args"} <= set(reader.fieldnames):
-        return [], [Problem(1, "a CSV job file has the header id,command,args")]
-    entries, problems = [], []
+        yield 1, "a CSV job file has the header id,command,args"
+        return
     for row in reader:
-        number = reader.line_num
         try:
-            args = tuple(shlex.split(row.get("args") or ""))
+            yield reader.line_num, {**row, "args": shlex.split(row.get("args") or "")}
         except ValueError as exc:
-            problems.append(Problem(number, f"args are not valid shell quoting ({exc})"))
-            continue
-        entries.append(JobEntry(number, (row.get("id") or "").strip() or str(number),
-                                (row.get("command") or "").strip(), args))
-    return entries, problems
+            yield reader.line_num, f"args are not valid shell quoting ({exc})"
 
 
 def load_jobs(path: Path, out_dir: Path) -> list[Job]:

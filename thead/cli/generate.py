@@ -10,6 +10,7 @@ import typer
 from thead.cli._options import Device, Force, Json, Quiet
 from thead.cli._output import Reporter
 from thead.generate import DEFAULT_GENERATOR, DEFAULT_TRIES, REGISTRY
+from thead.generate.attributes import KEYS, help_table
 
 _BACKENDS = ", ".join(f"{name} (default)" if name == DEFAULT_GENERATOR else name for name in REGISTRY.names())
 
@@ -19,9 +20,8 @@ def generate(
                                          show_default=False)],
     prompt: Annotated[Optional[str], typer.Argument(help="What to draw; omit for a generic portrait "
                                                     "(or with an unconditional backend).", show_default=False)] = None,
-    attr: Annotated[list[str], typer.Option("--attr", "-a", help="Attribute KEY=VALUE (repeatable): age, gender, "
-                                            "hair, hair_style, skin, expression, glasses, beard, lighting, "
-                                            "background, style.")] = [],
+    attr: Annotated[list[str], typer.Option("--attr", "-a", help=f"Attribute KEY=VALUE (repeatable): "
+                                            f"{', '.join(KEYS)}.")] = [],
     backend: Annotated[str, typer.Option("--backend", help=f"Generator: {_BACKENDS}.", show_default=False)]
     = DEFAULT_GENERATOR,
     device: Device = "auto",
@@ -56,17 +56,7 @@ def generate(
 
     \b
     Attributes (--attr KEY=VALUE):
-      age         1-100, child, teen, young, adult, middle-aged, elderly
-      gender      female, male, nonbinary
-      hair        black, brown, blonde, red, auburn, grey, white, blue, pink
-      hair_style  short, long, curly, wavy, straight, braids, bun, ponytail, buzz, bald
-      skin        fair, light, medium, olive, tan, brown, dark
-      expression  neutral, smile, laugh, serious, surprised, sad, angry
-      glasses     none, eyeglasses, sunglasses
-      beard       none, stubble, short, full, goatee, moustache
-      lighting    soft, studio, natural, dramatic, golden-hour, low-key, high-key
-      background  plain, white, grey, studio, office, outdoor, city, nature, blurred
-      style       photo, painting, 3d
+{attributes}
 
     Every image is checked to show exactly one well-sized, near-frontal face (so it can be driven
     right away); a failing seed is replaced by the next one, up to --tries times. Weights come from
@@ -89,6 +79,9 @@ def _summary(result) -> str:
     return f"{' '.join(result.outputs)}  ({what}, {result.backend}, seed{'s' if count != 1 else ''} " \
            f"{_seed_list(result.seeds)}; generated in {sum(result.timings.values()):.1f} s)"
 
+
+
+generate.__doc__ = generate.__doc__.format(attributes=help_table(indent=" " * 6))
 
 def _seed_list(seeds: list[int]) -> str:
     """``7-10`` for a run of consecutive seeds, else ``7,9,10``."""

@@ -1,6 +1,6 @@
 """The attribute vocabulary of label-guided generation: ``--attr KEY=VALUE`` -> prompt phrases.
 
-Keys and their values (``thead generate --help`` and the README list the same):
+Keys and their values (``thead generate --help`` prints :func:`help_table`, built from the same vocabulary):
 
 =============  ===============================================================================
 age            a number of years (1-100), or child, teen, young, adult, middle-aged, elderly
@@ -81,6 +81,21 @@ VALUE_ALIASES = {"gender": {"woman": "female", "man": "male", "f": "female", "m"
                  "hair": {"blond": "blonde", "gray": "grey", "ginger": "red"},
                  "background": {"gray": "grey"}, "expression": {"smiling": "smile"},
                  "glasses": {"no": "none", "yes": "eyeglasses"}, "beard": {"no": "none", "mustache": "moustache"}}
+
+
+def values_of(key: str) -> list[str]:
+    """The values ``key`` accepts, in vocabulary order (``age`` also takes a number of years)."""
+    if key == "age":
+        return ["1-100", *AGE_WORDS]
+    if key == "gender":
+        return list(GENDERS)
+    return list(VOCABULARY[key])
+
+
+def help_table(indent: str = "  ") -> str:
+    """One line per key: the key, then every value it accepts (for ``--help``)."""
+    width = max(map(len, KEYS)) + 2
+    return "\n".join(f"{indent}{key:<{width}}{', '.join(values_of(key))}" for key in KEYS)
 
 
 @dataclass(frozen=True)
