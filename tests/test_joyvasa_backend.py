@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import pickle
 
 import numpy as np
@@ -101,6 +102,19 @@ def test_still_pose_keeps_the_source_head_natural_moves_it(backend, source) -> N
     natural = _motion(backend, source, pose="natural")
     assert float(np.ptp(natural["lp_yaw"])) > 0.05 and float(np.ptp(natural["yaw"])) > 0.05
 
+
+
+def test_natural_pose_uses_the_callers_speech_analysis_without_analysing_again(backend, source, monkeypatch) -> None:
+    from thead.audio import articulation as analysis
+
+    given = analysis.analyze_speech(_speech(1.3), RATE, 25.0, language="und")
+    own = _motion(backend, source, pose="natural")
+    monkeypatch.setattr(analysis, "analyze_speech", lambda *a, **k: pytest.fail("speech analysed a second time"))
+    reused = _motion(backend, source, pose="natural", articulation=given)
+    assert np.array_equal(reused["lp_yaw"], own["lp_yaw"]) and np.array_equal(reused["gaze"], own["gaze"])
+    silent = dataclasses.replace(given, speech=np.zeros_like(given.speech), energy=np.zeros_like(given.energy),
+                                 emphasis=np.zeros_like(given.emphasis))
+    assert not np.array_equal(_motion(backend, source, pose="natural", articulation=silent)["lp_yaw"], own["lp_yaw"])
 
 def test_blink_rate_closes_the_eyes_through_retargeting(backend, source) -> None:
     base = backend.source_motion(source)

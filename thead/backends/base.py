@@ -49,7 +49,8 @@ class Backend(ABC):
     uses_driving_image: ClassVar[bool] = False
     #: Whether the backend turns speech into motion with its own audio model, through
     #: ``speech_motion(samples, sample_rate, fps, base, *, guidance, steps, seed, pose, blink_rate,
-    #: reporter) -> MotionTrack`` (JoyVASA); otherwise ``drive-audio`` uses thead's speech analysis.
+    #: articulation, reporter) -> MotionTrack`` (JoyVASA; ``articulation`` is thead's analysis of the
+    #: same speech, for head motion and blinks); otherwise ``drive-audio`` uses thead's speech analysis.
     generates_speech_motion: ClassVar[bool] = False
 
     def __init__(self, device: torch.device) -> None:

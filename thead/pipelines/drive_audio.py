@@ -122,8 +122,8 @@ def drive_audio(
                 moves = None if pose_video is None else _video_pose(engine, pose_video, video_fps, total, loop,
                                                                    reporter, result)
                 if generation is not None:
-                    frames, track = _generate_image(engine, src, samples, video_fps, options, pose, blink_rate, seed,
-                                                    expressions, generation, reporter)
+                    frames, track = _generate_image(engine, src, samples, articulation, options, pose, blink_rate,
+                                                    seed, expressions, generation, reporter)
                 else:
                     frames, track = _animate_image(engine, src, articulation, options, pose, blink_rate, seed,
                                                    expressions, moves)
@@ -256,15 +256,15 @@ def _generation(engine: Backend, kind: str, pose_video: Path | None, guidance: f
     return {"guidance": float(guidance), "steps": int(steps)}
 
 
-def _generate_image(engine: Backend, src, samples: np.ndarray, fps: float, options: DriveOptions, pose: str,
+def _generate_image(engine: Backend, src, samples: np.ndarray, articulation, options: DriveOptions, pose: str,
                     blink_rate: float, seed: int, expressions, generation: dict[str, float],
                     reporter: Notes) -> tuple[Iterator[np.ndarray], Any]:
     """Frames of a portrait speaking with motion from the backend's own audio model (JoyVASA)."""
     prepared = engine.prepare_source(next(src.frames()), options.face_index)  # NoFaceError before any output
     base = engine.source_motion(prepared)
-    track = engine.speech_motion(samples, SAMPLE_RATE, fps, base, guidance=generation["guidance"],
+    track = engine.speech_motion(samples, SAMPLE_RATE, articulation.fps, base, guidance=generation["guidance"],
                                  steps=int(generation["steps"]), seed=seed, pose=pose, blink_rate=blink_rate,
-                                 reporter=reporter)
+                                 articulation=articulation, reporter=reporter)
     if expressions:
         from thead.motion.frame_edit import FrameEdit
 

@@ -11,6 +11,7 @@ behave as with the embedded engine.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -36,6 +37,9 @@ from thead.motion.spaces import get_space
 from thead.motion.talking import POSES
 from thead.motion.track import MotionTrack
 from thead.report import Notes, Silent
+
+if TYPE_CHECKING:
+    from thead.audio.articulation import Articulation
 
 WEIGHT_SET = "joyvasa"
 CHECKPOINT = "motion_generator/motion_generator_hubert_chinese.pt"
@@ -108,7 +112,7 @@ class JoyVASABackend(LivePortraitBackend):
 
     def speech_motion(self, samples: np.ndarray, sample_rate: int, fps: float, base: dict[str, np.ndarray], *,
                       guidance: float, steps: int, seed: int, pose: str, blink_rate: float,
-                      reporter: Notes | None = None) -> MotionTrack:
+                      articulation: Articulation | None = None, reporter: Notes | None = None) -> MotionTrack:
         """A ``liveportrait`` track of the portrait whose motion frame is ``base`` speaking ``samples``.
 
         One frame per 1/``fps`` s of audio (``ceil(duration * fps)``), frame 0 at audio time 0.
@@ -116,6 +120,8 @@ class JoyVASABackend(LivePortraitBackend):
         ``steps`` of the trained 50-step DDPM are visited (fewer: a respaced chain); ``seed`` fixes
         the noise. ``pose`` "natural" adds thead's head motion and gaze jumps to JoyVASA's (heavily
         smoothed) head motion, "still" keeps the source's head pose; ``blink_rate`` per minute.
+        ``articulation``: the caller's analysis of the same speech at ``fps`` (analysed here when omitted,
+        in the language-independent acoustic mode).
         """
         reporter = reporter or Silent()
         if pose not in POSES:
@@ -135,7 +141,11 @@ class JoyVASABackend(LivePortraitBackend):
         channels = _track_channels(motion, base, pose == "still")
         frames = [{name: value[index] for name, value in channels.items()} for index in range(count)]
         if pose == "natural":
-            frames = _add_behaviour(frames, speech, fps, seed)
+            if articulation is None:
+                from thead.audio.articulation import analyze_speech
+
+                articulation = analyze_speech(speech, SAMPLE_RATE, fps, language="und")
+            frames = _add_behaviour(frames, articulation, fps, seed)
         frames = _add_blinks(frames, base, fps, blink_rate, seed)
         stacked = {name: np.stack([np.asarray(frame[name], np.float32) for frame in frames]) for name in frames[0]}
         metadata = {"driver": "speech", "motion": "joyvasa", "pose": pose, "seed": str(seed),
@@ -227,13 +237,11 @@ def _track_channels(motion: dict[str, np.ndarray], base: dict[str, np.ndarray], 
     return channels
 
 
-def _add_behaviour(frames: list[dict[str, np.ndarray]], speech: np.ndarray, fps: float,
+def _add_behaviour(frames: list[dict[str, np.ndarray]], articulation: Articulation, fps: float,
                    seed: int) -> list[dict[str, np.ndarray]]:
     """thead's talking head motion and gaze jumps (as ``--pose natural`` of the embedded engine) on every frame."""
-    from thead.audio.articulation import analyze_speech
     from thead.motion.talking.behaviour import behaviour
 
-    articulation = analyze_speech(speech, SAMPLE_RATE, fps, language="und")  # language-independent acoustic mode
     moves = behaviour(articulation.speech, articulation.energy, articulation.emphasis, fps, seed, moving=True)
     out = []
     for index, frame in enumerate(frames):
