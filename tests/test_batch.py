@@ -169,9 +169,9 @@ def test_max_failures_stops_new_jobs_and_each_event_reaches_the_status_file(tmp_
 
 
 @pytest.mark.parametrize(("name", "text", "expected"), [
-    ("jobs.jsonl", '{"id": "a", "command": "edit", "args": ["f.png", "--yaw", 5]}\n\n'
-                   '{"command": "edit"\n["edit"]\n{"command": "edit", "argz": []}\n{"command": "edit", "args": "x"}\n'
-                   '{"command": " edit ", "args": []}\n',
+    ("jobs.jsonl", ('{"id": "a", "command": "edit", "args": ["f.png", "--yaw", 5]}\n\n'
+                    '{"command": "edit"\n["edit"]\n{"command": "edit", "argz": []}\n{"command": "edit", "args": "x"}\n'
+                    '{"command": " edit ", "args": []}\n'),
      ([(1, "a", "edit", ("f.png", "--yaw", "5")), (7, "7", "edit", ())],
       [(3, "not valid JSON"), (4, "a job is a JSON object"), (5, "unknown key(s) argz"),
        (6, "args must be a list of strings")])),

@@ -124,11 +124,15 @@ def top_level_atoms(path) -> list[str]:
     return atoms
 
 
+ANNOUNCED = pytest.mark.parametrize("announced", [{}, {"frame_count": 50}], ids=["two-passes", "one-pass"])
+
+
+@ANNOUNCED
 @pytest.mark.parametrize("audio_seconds", [5.0, 0.5], ids=["audio-longer", "audio-shorter"])
-def test_audio_is_cut_or_padded_to_the_video_length(tmp_path, audio_seconds):
+def test_audio_is_cut_or_padded_to_the_video_length(tmp_path, audio_seconds, announced):
     audio = write_wav(tmp_path / "tone.wav", audio_seconds)
     out = tmp_path / "talk.mp4"
-    write_video(out, clip(50), 25, audio_from=audio)  # 2.0 s of video
+    write_video(out, clip(50), 25, audio_from=audio, **announced)  # 2.0 s of video
     video = open_video(out)
     assert video.has_audio and video.frame_count == 50
     assert abs(probe(out).duration - 2.0) <= 1 / 25
@@ -138,13 +142,22 @@ def test_audio_is_cut_or_padded_to_the_video_length(tmp_path, audio_seconds):
         assert np.abs(samples[1600:6400]).max() > 0.3 and np.abs(samples[16000:]).max() < 0.01
 
 
+@ANNOUNCED
 @pytest.mark.parametrize(("offset", "loud_start"), [(1.0, True), (-0.5, False)])
-def test_audio_offset_skips_or_delays_the_sound(tmp_path, offset, loud_start):
+def test_audio_offset_skips_or_delays_the_sound(tmp_path, offset, loud_start, announced):
     audio = write_wav(tmp_path / "late.wav", 3.0, tone_from=1.0 if offset > 0 else 0.0)
     out = tmp_path / "offset.mp4"
-    write_video(out, clip(25), 25, audio_from=audio, audio_offset=offset)
+    write_video(out, clip(50), 25, audio_from=audio, audio_offset=offset, **announced)
     head = np.abs(read_audio(out)[800:6400]).max()  # 0.05-0.4 s
     assert (head > 0.3) if loud_start else (head < 0.01)
+
+
+def test_announced_frame_count_is_kept_or_nothing_is_written(tmp_path):
+    audio = write_wav(tmp_path / "tone.wav", 2.0)
+    out = tmp_path / "short.mp4"
+    with pytest.raises(OutputError, match="49 of the 50 frames announced"):
+        write_video(out, clip(49), 25, audio_from=audio, frame_count=50)
+    assert list(tmp_path.iterdir()) == [audio]
 
 
 def test_writer_without_audio_has_no_audio_stream(tmp_path):

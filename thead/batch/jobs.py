@@ -14,9 +14,9 @@ import json
 import os
 import re
 import shlex
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Iterator
 from typing import Any
 
 from thead.errors import BadInputError, TheadError

@@ -140,7 +140,9 @@ class VideoWriter:
     ``audio_from`` is any file with sound; its audio starts at ``audio_offset`` seconds (negative:
     delayed by that much) and is padded with silence or cut so the output keeps the video's length.
     ``metadata`` becomes mp4 tags, always including ``synthetic=true`` unless overridden.
-    The output appears only when the block ends without an exception.
+    ``frame_count``, when the caller knows how many frames it will write, lets video and audio be encoded in
+    one ffmpeg pass (otherwise the audio is muxed in a second pass once the length is known); writing
+    another number of frames is then an error. The output appears only when the block ends without an exception.
     """
 
     def __init__(
@@ -153,6 +155,7 @@ class VideoWriter:
         metadata: dict[str, str] | None = None,
         crf: int = 18,
         preset: str = "veryfast",
+        frame_count: int | None = None,
     ) -> None:
         if not fps or fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
@@ -166,6 +169,7 @@ class VideoWriter:
         self.metadata = {"synthetic": "true", **(metadata or {})}
         self.crf = crf
         self.preset = preset
+        self.frame_count = frame_count
         self.frames_written = 0
         self._stack: contextlib.ExitStack | None = None
         self._target: Path | None = None
@@ -224,7 +228,10 @@ class VideoWriter:
                     process.stdin.close()
                 if process.wait() != 0:
                     raise self._encoder_error()
-                if self.audio_from is not None:
+                if self.frame_count is not None and self.frames_written != self.frame_count:
+                    raise OutputError(f"{self.frames_written} of the {self.frame_count} frames announced were written "
+                                      f"to {self.path}", "this is a bug in the caller; please report it")
+                if self._video_only is not None:
                     self._mux_audio()
         except BaseException as error:  # let atomic_path remove the partial file
             stack.__exit__(type(error), error, error.__traceback__)
@@ -232,33 +239,31 @@ class VideoWriter:
         stack.__exit__(exc_type, exc, traceback)
 
     def _start_encoder(self, width: int, height: int) -> subprocess.Popen:
-        """Encode the piped frames; with audio, to a video-only file that :meth:`_mux_audio` completes."""
+        """Encode the piped frames; with audio, in the same pass when the frame count is known, else to a
+        video-only file that :meth:`_mux_audio` completes."""
         rate = f"{self.fps.numerator}/{self.fps.denominator}"
         command = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y",
-                   "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", rate, "-i", "pipe:0",
-                   "-map", "0:v:0", "-vf", "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p",
-                   "-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf),
-                   "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv"]
+                   "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", rate, "-i", "pipe:0"]
+        video = ["-map", "0:v:0", "-vf", "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p",
+                 "-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf),
+                 "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv"]
         if self.audio_from is None:
-            command += self._tags() + [str(self._target)]
+            command += video + self._tags() + [str(self._target)]
+        elif self.frame_count is not None:
+            command += self._audio_input() + video + self._audio_output(self.frame_count) + self._tags() + [str(self._target)]
         else:
             with signals_held():
                 self._video_only = partial_path(self._target.parent, ".mp4")
                 self._stack.callback(self._video_only.unlink, missing_ok=True)
-            command += ["-f", "mp4", str(self._video_only)]
+            command += video + ["-f", "mp4", str(self._video_only)]
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log)
         _widen_pipe(process.stdin)
         return process
 
     def _mux_audio(self) -> None:
-        """Add the AAC audio, offset, padded with silence and cut to exactly the video's duration."""
-        duration = self.frames_written / float(self.fps)
-        command = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(self._video_only)]
-        if self.audio_offset > 0:
-            command += ["-ss", f"{self.audio_offset:.6f}"]
-        delay = f"adelay={-self.audio_offset * 1000:.3f}:all=1," if self.audio_offset < 0 else ""
-        command += ["-i", str(self.audio_from), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
-                    "-af", f"{delay}apad", "-c:a", "aac", "-b:a", "128k", "-t", f"{duration:.6f}"]
+        """Add the audio to the video-only file, now that its length is known."""
+        command = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(self._video_only), *self._audio_input(),
+                   "-map", "0:v:0", "-c:v", "copy", *self._audio_output(self.frames_written)]
         command += self._tags() + [str(self._target)]
         with signals_held():  # as for the encoder: never an ffmpeg we do not own
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._log)
@@ -270,6 +275,17 @@ class VideoWriter:
             raise
         if failed:
             raise self._encoder_error()
+
+    def _audio_input(self) -> list[str]:
+        """The audio file as ffmpeg's second input, started ``audio_offset`` seconds in when positive."""
+        skip = ["-ss", f"{self.audio_offset:.6f}"] if self.audio_offset > 0 else []
+        return [*skip, "-i", str(self.audio_from)]
+
+    def _audio_output(self, frames: int) -> list[str]:
+        """AAC audio, delayed for a negative offset, padded with silence and cut to the video's ``frames``."""
+        delay = f"adelay={-self.audio_offset * 1000:.3f}:all=1," if self.audio_offset < 0 else ""
+        return ["-map", "1:a:0", "-af", f"{delay}apad", "-c:a", "aac", "-b:a", "128k",
+                "-t", f"{frames / float(self.fps):.6f}"]
 
     def _tags(self) -> list[str]:
         tags = []

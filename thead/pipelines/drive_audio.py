@@ -136,7 +136,8 @@ def drive_audio(
         tags = provenance("drive-audio", engine.name, seed=seed, weights=result.weights)
         from thead.io.video import VideoWriter
 
-        with timer("render+encode"), naming(source), VideoWriter(out, video_fps, audio_from=sound, metadata=tags) as writer:
+        writer = VideoWriter(out, video_fps, audio_from=sound, metadata=tags, frame_count=total)
+        with timer("render+encode"), naming(source), writer:
             for frame in reporter.progress(itertools.chain([first], frames), total, "rendering speech"):
                 writer.write(frame)
             if motion_out is not None:
