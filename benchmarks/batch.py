@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _timing import markdown_table
+
 THEAD = Path(sys.executable).with_name("thead")
 
 
@@ -80,9 +82,9 @@ def main() -> None:
                                 "-q", *workers])))
     base = rows[0][1]
     print(f"{args.jobs} drive-video jobs of {args.frames} frames, {os.cpu_count()} cores")
-    print(f"{'how':<42} {'seconds':>8} {'per job':>8} {'speed-up':>9}")
-    for name, seconds in rows:
-        print(f"{name:<42} {seconds:8.1f} {seconds / args.jobs:8.2f} {base / seconds:8.2f}x")
+    print(markdown_table(("how", "seconds", "per job", "speed-up"),
+                         [(name, f"{seconds:.1f}", f"{seconds / args.jobs:.2f}", f"{base / seconds:.2f}x")
+                          for name, seconds in rows]))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from _timing import best_time
+from _timing import best_time, markdown_table
 
 
 def inputs(folder: Path) -> tuple[Path, Path]:
@@ -86,10 +86,9 @@ def main() -> None:
 
     print(f"{portrait.name} speaking {speech.name} ({seconds:.1f} s, {count} frames at 25 fps), "
           f"{args.threads} threads, best of {args.repeats}")
-    print("\n| stage | ms / frame | fps |\n|---|---:|---:|")
-    for name, spent in times.items():
-        print(f"| {name} | {1000 * spent / count:.1f} | {count / spent:.0f} |")
-    print(f"| whole command | {1000 * whole / count:.1f} | {count / whole:.0f} |")
+    rows = [(name, f"{1000 * spent / count:.1f}", f"{count / spent:.0f}")
+            for name, spent in [*times.items(), ("whole command", whole)]]
+    print("\n" + markdown_table(("stage", "ms / frame", "fps"), rows))
     print(f"\nprepare_source (once): {1000 * prepare:.0f} ms; audio analysis {seconds / times['audio analysis']:.1f}x "
           f"real time (goal >= 20x); end to end {count / whole:.1f} fps (goal >= 60)")
 

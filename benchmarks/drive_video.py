@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from _timing import best_time
+from _timing import best_time, markdown_table
 
 
 def shared_inputs() -> tuple[Path, Path] | None:
@@ -116,10 +116,9 @@ def main() -> None:
         whole, _ = best_time(lambda: drive_video(source_path, driving_path, folder / "whole.mp4",
                                                  audio="none", max_frames=count, force=True), args.repeats)
 
-    print("\n| stage | ms / frame | fps |\n|---|---:|---:|")
-    for name, seconds in times.items():
-        print(f"| {name} | {1000 * seconds / count:.1f} | {count / seconds:.0f} |")
-    print(f"| whole command | {1000 * whole / count:.1f} | {count / whole:.0f} |")
+    rows = [(name, f"{1000 * seconds / count:.1f}", f"{count / seconds:.0f}")
+            for name, seconds in [*times.items(), ("whole command", whole)]]
+    print("\n" + markdown_table(("stage", "ms / frame", "fps"), rows))
     base = times["decode"] + times["landmarks"] + times["encode"]
     print(f"\nprepare_source (once): {1000 * prepare:.0f} ms")
     print(f"whole / (decode + landmarks + encode) = {whole / base:.2f} (goal <= 2); "

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 import numpy as np
-from _timing import best_time
+from _timing import best_time, markdown_table
 
 
 def load_frames(count: int) -> tuple[list[np.ndarray], list[np.ndarray], str]:
@@ -91,11 +91,10 @@ def main() -> None:
         rows.append(("CPBD", "cpbd not installed", len(few), t_ours, float("nan"), float("nan")))
 
     print(f"frames: {origin}; threads: {args.threads}; best of {args.repeats}")
-    print("| metric | baseline | frames | thead fps | baseline fps | speed-up | max abs diff |")
-    print("|---|---|---:|---:|---:|---:|---:|")
-    for name, baseline, count, ours_s, ref_s, diff in rows:
-        print(f"| {name} | {baseline} | {count} | {count / ours_s:.1f} | {count / ref_s:.1f} | "
-              f"{ref_s / ours_s:.1f}x | {diff:.1e} |")
+    print(markdown_table(("metric", "baseline", "frames", "thead fps", "baseline fps", "speed-up", "max abs diff"),
+                         [(name, baseline, count, f"{count / ours_s:.1f}", f"{count / ref_s:.1f}",
+                           f"{ref_s / ours_s:.1f}x", f"{diff:.1e}")
+                          for name, baseline, count, ours_s, ref_s, diff in rows]))
 
 
 if __name__ == "__main__":

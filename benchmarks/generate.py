@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _timing import best_time
+from _timing import best_time, markdown_table
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
@@ -68,7 +68,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f"sd-turbo on CPU ({args.threads} threads; torch {torch.__version__}, diffusers {diffusers.__version__}, "
           f"transformers {transformers.__version__}), fastest of {args.repeats}:", flush=True)
-    row("import torch + diffusers + transformers", imports)
+    rows = [("import torch + diffusers + transformers", imports)]
 
     from thead.generate.base import load_pipeline_from
     from thead.generate.face_check import check_portrait
@@ -80,22 +80,19 @@ def main() -> None:
         start = time.perf_counter()
         pipeline = load_pipeline_from(folder / "snapshot", "StableDiffusionPipeline", torch.float32, "fp16")
         generator = SDTurboGenerator(torch.device("cpu"), pipeline=pipeline)
-        row("load the fp16 snapshot from a local folder (float32)", time.perf_counter() - start)
+        rows.append(("load the fp16 snapshot from a local folder (float32)", time.perf_counter() - start))
         prompt, negative = generator.compose_prompt("studio portrait of an elderly fisherman", _no_attributes(), None)
         for steps in (1, 4):
             seconds, _ = best_time(lambda n=steps: generator.generate(prompt, negative, 0, args.size, n), args.repeats)
-            row(f"generate {args.size}x{args.size}, {steps} step{'s' if steps > 1 else ''}", seconds)
+            rows.append((f"generate {args.size}x{args.size}, {steps} step{'s' if steps > 1 else ''}", seconds))
 
     import skimage.data
 
     astronaut = skimage.data.astronaut()
     check_portrait(astronaut)  # the first call builds the face models
     seconds, _ = best_time(lambda: check_portrait(astronaut), args.repeats)
-    row("face check of one 512x512 image", seconds)
-
-
-def row(name: str, seconds: float) -> None:
-    print(f"  {name:<54}  {seconds:7.2f} s", flush=True)
+    rows.append(("face check of one 512x512 image", seconds))
+    print(markdown_table(("stage", "seconds"), [(name, f"{spent:.2f}") for name, spent in rows]))
 
 
 def _no_attributes():

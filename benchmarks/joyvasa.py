@@ -21,24 +21,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import torch
+from _timing import best_time, markdown_table
 
 from thead.backends.joyvasa.config import JoyVASAConfig
 from thead.backends.joyvasa.denoiser import MotionGenerator
 from thead.backends.joyvasa.sampler import Sampler, generator_draw, plan_windows
 
 OFFICIAL_SECONDS_PER_10S = {"HuBERT": 1.8, "sampling": 8.8}
-
-
-def _fastest(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def hubert_features(model: MotionGenerator, windows: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -89,7 +80,7 @@ def render_seconds_per_frame(repeats: int) -> float:
     pipeline = LivePortraitPipeline(networks, torch.device("cpu"))
     source = pipeline.prepare_source(torch.rand(1, 3, 256, 256))
     x_d = source.x_s + 0.01 * torch.randn_like(source.x_s)
-    return _fastest(lambda: pipeline.warp_decode(source.f_s, source.x_s, x_d), repeats)
+    return best_time(lambda: pipeline.warp_decode(source.f_s, source.x_s, x_d), repeats)[0]
 
 
 def main() -> None:
@@ -118,7 +109,7 @@ def main() -> None:
     best = dict.fromkeys(stages, float("inf"))
     for _ in range(args.repeats):  # interleaved, so that a busy spell hurts every stage alike
         for name, run in stages.items():
-            best[name] = min(best[name], _fastest(run, 1))
+            best[name] = min(best[name], best_time(run, 1)[0])
     hubert, ours, official = best["hubert"], best["ours"], best.get("official")
     per = args.seconds
     rows = [("HuBERT (per-window front end)", hubert)]
@@ -130,9 +121,8 @@ def main() -> None:
         rows.append(("LivePortrait render (25 fps)", render_seconds_per_frame(args.repeats) * 25 * per))
     print(f"JoyVASA on CPU, {args.threads} thread(s), {per:g} s of audio, {plan.windows} window(s), "
           f"fastest of {args.repeats}")
-    print(f"{'stage':<34}{'s':>9}{'s per s audio':>15}")
-    for name, seconds in rows:
-        print(f"{name:<34}{seconds:>9.2f}{seconds / per:>15.3f}")
+    print(markdown_table(("stage", "s", "s per s audio"),
+                         [(name, f"{seconds:.2f}", f"{seconds / per:.3f}") for name, seconds in rows]))
     official_total = sum(OFFICIAL_SECONDS_PER_10S.values()) * per / 10
     print(f"goal: motion total <= 0.7 x official {official_total:.1f} s = {0.7 * official_total:.1f} s "
           f"(measured here: {hubert + ours:.2f} s)")

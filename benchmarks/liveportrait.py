@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 
 import torch
+from _timing import markdown_table
 
 from thead.backends.liveportrait.networks import LivePortraitNetworks
 from thead.backends.liveportrait.pipeline import AnimationOptions, LivePortraitPipeline
@@ -75,13 +76,13 @@ def main() -> None:
     print(f"LivePortrait, official-size networks, CPU float32, {args.threads} threads, "
           f"torch {torch.__version__}, best of {args.repeats}")
     modes = list(pipelines)
-    print("| stage | " + " | ".join(f"{mode} (s)" for mode in modes) + " | " + " | ".join(f"{m} / reference" for m in modes[1:]) + " |")
-    print("|---|" + "---:|" * (2 * len(modes) - 1))
     columns = [best[mode] + [sum(best[mode])] for mode in modes]
+    rows = []
     for row, stage in enumerate([*STAGES, "**total per frame**"]):
         values = [column[row] for column in columns]
-        ratios = [f"{value / values[0]:.2f}x" for value in values[1:]]
-        print(f"| {stage} | " + " | ".join(f"{v:.3f}" for v in values) + " | " + " | ".join(ratios) + " |")
+        rows.append((stage, *(f"{v:.3f}" for v in values), *(f"{value / values[0]:.2f}x" for value in values[1:])))
+    print(markdown_table(("stage", *(f"{mode} (s)" for mode in modes), *(f"{m} / reference" for m in modes[1:])),
+                        rows))
     for mode in modes[1:]:
         difference = (images["reference"] - images[mode]).abs().max().item()
         print(f"max |{mode} - reference| on the decoded image (values in [0, 1]): {difference:.2e}")
