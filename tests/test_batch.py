@@ -189,3 +189,23 @@ def test_job_file_readers_keep_good_rows_and_name_each_bad_line(tmp_path, name, 
     assert len(problems) == len(expected[1])
     for problem, (line, start) in zip(problems, expected[1]):
         assert problem.line == line and problem.message.startswith(start), problem
+
+
+def test_generate_jobs_declare_their_numbered_outputs(tmp_path):
+    from thead.batch.jobs import JobListError, load_jobs
+
+    jobs = write_jobs(tmp_path / "jobs.jsonl", [
+        {"id": "many", "command": "generate", "args": ["--num", "3", "-o", "w.png"]},
+        {"id": "sheet", "command": "generate", "args": ["--num", "3", "--grid", "-o", "sheet.png"]},
+    ])
+    many, sheet = load_jobs(jobs, tmp_path / "out")
+    assert many.outputs == tuple(tmp_path / "out" / f"w-{i}.png" for i in (1, 2, 3))
+    assert sheet.outputs == (tmp_path / "out" / "sheet.png",)
+    clash = write_jobs(tmp_path / "clash.jsonl", [
+        {"command": "generate", "args": ["--num", "2", "-o", "w.png"]},
+        {"command": "generate", "args": ["-o", "w-2.png"]},
+    ])
+    with pytest.raises(JobListError) as error:
+        load_jobs(clash, tmp_path / "out")
+    assert [str(p) for p in error.value.problems] == [
+        f"line 2: output {tmp_path / 'out' / 'w-2.png'} is also written by the job on line 1"]

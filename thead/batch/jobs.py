@@ -202,6 +202,10 @@ def _check(entry: JobEntry, commands: dict[str, Any], job_dir: Path, out_dir: Pa
     for name in [param.name for param in command.params if param.name in paths]:  # in the command's order
         for value in _values(final.get(name)):
             (outputs if _is_output(name) else inputs).append(Path(value))
+    if entry.command == "generate":  # --num N writes numbered files named after --output
+        from thead.pipelines.generate import output_paths
+
+        outputs = output_paths(final["output"], final["num"], final["grid"])
     for item in inputs:
         if not item.exists():
             problems.append(Problem(entry.line, f"input {item} does not exist", BAD_INPUT))

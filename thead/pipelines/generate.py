@@ -129,15 +129,20 @@ def _portraits(render, seeds: Iterator[int], num: int, tries: int, result: Gener
     return images
 
 
-def planned_outputs(output: str | os.PathLike, num: int, grid: bool, force: bool) -> list[Path]:
-    """The files a run writes, all checked before any work: one, or ``stem-1.png`` .. ``stem-N.png``."""
+def output_paths(output: str | os.PathLike, num: int, grid: bool) -> list[Path]:
+    """The files a run writes: ``output``, or ``stem-1.png`` .. ``stem-N.png`` (zero-padded) for ``num`` > 1
+    without ``grid``."""
     out = Path(output)
-    output_kind(out, ("image",))
     if num == 1 or grid:
-        return [check_output_path(out, (), force)]
+        return [out]
     width = len(str(num))
-    return [check_output_path(out.with_name(f"{out.stem}-{index:0{width}d}{out.suffix}"), (), force)
-            for index in range(1, num + 1)]
+    return [out.with_name(f"{out.stem}-{index:0{width}d}{out.suffix}") for index in range(1, num + 1)]
+
+
+def planned_outputs(output: str | os.PathLike, num: int, grid: bool, force: bool) -> list[Path]:
+    """:func:`output_paths`, each checked before any work."""
+    output_kind(Path(output), ("image",))
+    return [check_output_path(path, (), force) for path in output_paths(output, num, grid)]
 
 
 def _build(engine_class: type[Generator], device: str) -> Generator:
