@@ -14,7 +14,8 @@ from thead.weights import load_manifest, parse_manifest
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST = load_manifest()
 REQUIRED = ["liveportrait", "liveportrait-safetensors", "liveportrait-insightface", "fid-inception", "lpips-alex",
-            "syncnet", "arcface-buffalo-l", "piper-voice", "sd-turbo", "ldm-celebahq", "joyvasa"]
+            "syncnet", "arcface-buffalo-l", "piper-voice", "piper-voice-de-thorsten", "piper-voice-fr-siwis",
+            "piper-voice-es-davefx", "sd-turbo", "ldm-celebahq", "joyvasa"]
 
 GOOD = '''\
 [tiny]
@@ -53,6 +54,10 @@ def _code_uses() -> dict[str, set[str]]:
     for name in GENERATORS:
         uses.setdefault(GENERATOR_REGISTRY.get(name).weight_set, set()).add(f"generator:{name}")
     uses.setdefault(scrfd.WEIGHTS, set()).add("face:insightface")
+    from thead.audio import piper
+
+    for voice in piper.voices().values():  # the sets whose <voice>.onnx + .onnx.json pair piper can load
+        uses.setdefault(voice.weight_set, set()).add(piper.USED_BY)
     uses.setdefault("liveportrait-safetensors", set()).add("backend:liveportrait")  # its fallback, checked below
     return uses
 
@@ -76,8 +81,8 @@ def test_used_by_names_what_really_loads_the_set(name):
         return
     for entry in declared:
         kind, target = entry.split(":")
-        if kind == "metric":
-            assert entry in _code_uses()[name]  # that metric's class lists this set in its weights
+        if kind in ("metric", "tts"):
+            assert entry in _code_uses()[name]  # that metric's class lists this set / piper finds a voice in it
         else:
             assert target in (BACKENDS if kind == "backend" else GENERATORS if kind == "generator" else DETECTORS), entry
 
@@ -122,7 +127,9 @@ def test_trust_on_first_use_entries_are_the_documented_ones():
     tofu = sorted(f"{s.name}:{f.path}" for s in MANIFEST.sets.values() for f in s.files if f.trust_on_first_use)
     # no page publishes hashes for the diffusers snapshots: every file is pinned on first fetch
     assert tofu == sorted(["piper-voice:en/en_US/lessac/medium/en_US-lessac-medium.onnx.json",
-                           *(f"{n}:{f.path}" for n in ("sd-turbo", "ldm-celebahq", "joyvasa") for f in MANIFEST.get(n).files)])
+                           *(f"{n}:{f.path}" for n in ("sd-turbo", "ldm-celebahq", "joyvasa", "piper-voice-de-thorsten",
+                                                       "piper-voice-fr-siwis", "piper-voice-es-davefx")
+                             for f in MANIFEST.get(n).files)])
 
 
 def _metric_weights() -> list[tuple[str, str, str]]:

@@ -18,9 +18,15 @@ def drive_audio(
                                                     show_default=False)] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Output .mp4 (the speech is muxed in).")] = ...,
     text: Annotated[Optional[str], typer.Option("--text", help="Say this text (speech synthesised) instead of AUDIO.")] = None,
-    voice: Annotated[Optional[str], typer.Option("--voice", help="TTS voice for --text, e.g. en-us, fr, de.")] = None,
-    rate: Annotated[float, typer.Option("--rate", help="TTS speaking rate for --text (0.5..2).")] = 1.0,
-    speech_out: Annotated[Optional[Path], typer.Option("--speech-out", help="Also keep the synthesised speech (.wav).")] = None,
+    voice: Annotated[Optional[str], typer.Option(
+        "--voice", show_default=False,
+        help="TTS voice for --text: a piper voice (en_US-lessac-medium, de_DE-thorsten-medium ...; see fetch-weights "
+             "--list) or an espeak-ng voice (en-us, fr, zh); force one with piper:NAME or espeak:NAME. Default: piper "
+             "en_US-lessac-medium when installed, else espeak-ng en-us.")] = None,
+    rate: Annotated[float, typer.Option("--rate", help="TTS speaking rate for --text, 0.5..2 (2 = twice as fast; "
+                                        "piper: its length scale divided by the rate).")] = 1.0,
+    speech_out: Annotated[Optional[Path], typer.Option(
+        "--speech-out", help="Also keep the synthesised speech (.wav, at the voice's own sample rate).")] = None,
     language: Annotated[str, typer.Option("--language", help="Language of the speech: en (phone recognition) or "
                                           "any other code (acoustic mouth model).")] = "en",
     pose: Annotated[str, typer.Option("--pose", help="Head motion: natural, still, or from:VIDEO (head and blinks of a video, looped).")] = "natural",
@@ -50,6 +56,7 @@ def drive_audio(
     Examples:
       thead drive-audio portrait.jpg speech.mp3 -o talk.mp4
       thead drive-audio portrait.jpg --text "Welcome to the evening news." -o news.mp4
+      thead drive-audio portrait.jpg --text "Guten Abend." --voice de_DE-thorsten-medium --speech-out de.wav -o de.mp4
       thead drive-audio interview.mp4 dubbed_french.wav --language fr -o dubbed.mp4
       thead drive-audio portrait.jpg speech.wav --motion-out talk.motion.safetensors -o talk.mp4
       thead drive-audio portrait.jpg speech.wav --pose from:interview.mp4 -o talk.mp4

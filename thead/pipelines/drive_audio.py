@@ -101,7 +101,8 @@ def drive_audio(
         raise UsageError("--pose from:VIDEO is for a portrait image", "a dubbed video keeps its own head motion: drop --pose")
     with contextlib.ExitStack() as outputs:
         with timer("speech"):
-            samples, sound, phones, spoken = _speech(audio, text, voice, rate, speech_out, out.parent, outputs)
+            samples, sound, phones, spoken = _speech(audio, text, voice, rate, speech_out, out.parent, outputs,
+                                                     reporter)
         video_fps = src.fps if src.kind == "video" else fps
         with timer("audio analysis"):
             from thead.audio.articulation import analyze_speech
@@ -148,7 +149,7 @@ def drive_audio(
     return result
 
 
-def _speech(audio, text, voice, rate, speech_out, folder: Path, outputs: contextlib.ExitStack):
+def _speech(audio, text, voice, rate, speech_out, folder: Path, outputs: contextlib.ExitStack, reporter: Notes):
     """Mono samples at 16 kHz, the file whose sound is muxed, and the TTS phones and language (None for recordings)."""
     from thead.io.audio import has_audio, read_audio
 
@@ -159,7 +160,7 @@ def _speech(audio, text, voice, rate, speech_out, folder: Path, outputs: context
             return read_audio(audio, SAMPLE_RATE), Path(audio), None, None
     from thead.audio.tts import synthesize
 
-    speech = synthesize(text, voice=voice, rate=rate)
+    speech = synthesize(text, voice=voice, rate=rate, notes=reporter)
     sound = outputs.enter_context(atomic_path(speech_out)) if speech_out is not None else \
         outputs.enter_context(_temporary_wav(folder))
     _write_wav(sound, speech.samples, speech.sample_rate)

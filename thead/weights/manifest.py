@@ -8,7 +8,7 @@ One table per weight set::
     revision = "<40-hex commit>"            # never a branch or tag (one exception below)
     license = "MIT"
     commercial_use = true
-    used_by = ["backend:liveportrait"]     # or metric:NAME, face:NAME, generator:NAME, planned:WHAT (nothing loads it yet)
+    used_by = ["backend:liveportrait"]     # or metric:NAME, face:NAME, generator:NAME, tts:NAME, planned:WHAT (nothing loads it yet)
     files = [
       { path = "liveportrait/base_models/warping_module.pth", size = 182180086, sha256 = "<64 hex>" },
     ]
@@ -46,7 +46,7 @@ _COMMIT = re.compile(r"[0-9a-f]{40}")
 UNPINNED_REVISION = "main"  # only for sets whose every file is trust on first use (see the module docstring)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_USE = re.compile(r"(backend|metric|face|generator):[a-z0-9][a-z0-9-]*( \([^()\n]*\))?|planned:[^\n]+")
+_USE = re.compile(r"(backend|metric|face|generator|tts):[a-z0-9][a-z0-9-]*( \([^()\n]*\))?|planned:[^\n]+")
 _SET_KEYS = {"description", "repo", "revision", "license", "commercial_use", "used_by", "files", "notes"}
 _FILE_KEYS = {"path", "size", "sha256", "repo", "revision"}
 
@@ -175,7 +175,7 @@ def _parse_set(name: str, table: dict, where: "_Locator") -> WeightSet:
         where.fail(f"[{name}] notes must be a string", "notes")
     used_by = table.get("used_by", [])
     if not isinstance(used_by, list) or not all(isinstance(u, str) and _USE.fullmatch(u) for u in used_by):
-        where.fail(f"[{name}] used_by must list backend:NAME, metric:NAME, face:NAME, generator:NAME or planned:WHAT entries "
+        where.fail(f"[{name}] used_by must list backend:NAME, metric:NAME, face:NAME, generator:NAME, tts:NAME or planned:WHAT entries "
                    "(what loads the set)", "used_by")
     files = table.get("files")
     if not isinstance(files, list) or not files:
