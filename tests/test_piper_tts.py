@@ -16,6 +16,7 @@ import pytest
 from _cli import run_cli
 
 from thead.audio import piper as piper_tts
+from thead.io.probe import probe
 from thead.io.video import open_video
 
 pytest.importorskip("piper")
@@ -167,6 +168,7 @@ def test_text_is_spoken_by_piper_and_the_video_lasts_as_long_as_the_speech(insta
     rate, samples = wav_info(speech)
     assert rate == SAMPLE_RATE  # the voice's own rate, from its config
     assert open_video(out).frame_count == math.ceil(samples / rate * 10)  # as long as the speech, to the frame
+    assert probe(out).tags["thead_voice"] == f"piper:{VOICE}"  # the provenance names the voice that spoke
 
 
 def test_rate_maps_to_length_scale_and_phones_cover_the_audio(in_process):

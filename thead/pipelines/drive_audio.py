@@ -101,8 +101,8 @@ def drive_audio(
         raise UsageError("--pose from:VIDEO is for a portrait image", "a dubbed video keeps its own head motion: drop --pose")
     with contextlib.ExitStack() as outputs:
         with timer("speech"):
-            samples, sound, phones, spoken = _speech(audio, text, voice, rate, speech_out, out.parent, outputs,
-                                                     reporter)
+            samples, sound, speech = _speech(audio, text, voice, rate, speech_out, out.parent, outputs, reporter)
+        phones, spoken = (speech.phones, speech.language) if speech is not None else (None, None)
         video_fps = src.fps if src.kind == "video" else fps
         with timer("audio analysis"):
             from thead.audio.articulation import analyze_speech
@@ -135,6 +135,8 @@ def drive_audio(
         if motion_out is not None:
             result.motion = str(motion_out)
         tags = provenance("drive-audio", engine.name, seed=seed, weights=result.weights)
+        if speech is not None:
+            tags["thead_voice"] = f"{speech.engine}:{speech.voice}"
         from thead.io.video import VideoWriter
 
         writer = VideoWriter(out, video_fps, audio_from=sound, metadata=tags, frame_count=total)
@@ -150,21 +152,21 @@ def drive_audio(
 
 
 def _speech(audio, text, voice, rate, speech_out, folder: Path, outputs: contextlib.ExitStack, reporter: Notes):
-    """Mono samples at 16 kHz, the file whose sound is muxed, and the TTS phones and language (None for recordings)."""
+    """Mono samples at 16 kHz, the file whose sound is muxed, and the synthesised Speech (None for recordings)."""
     from thead.io.audio import has_audio, read_audio
 
     if audio is not None:
         with naming(audio):
             if not has_audio(audio):
                 raise BadInputError(f"{audio} has no audio stream", "give a file with sound (wav, mp3, m4a, or a video with sound)")
-            return read_audio(audio, SAMPLE_RATE), Path(audio), None, None
+            return read_audio(audio, SAMPLE_RATE), Path(audio), None
     from thead.audio.tts import synthesize
 
     speech = synthesize(text, voice=voice, rate=rate, notes=reporter)
     sound = outputs.enter_context(atomic_path(speech_out)) if speech_out is not None else \
         outputs.enter_context(_temporary_wav(folder))
     _write_wav(sound, speech.samples, speech.sample_rate)
-    return _resample(speech.samples, speech.sample_rate), sound, speech.phones, speech.language
+    return _resample(speech.samples, speech.sample_rate), sound, speech
 
 
 @contextlib.contextmanager
