@@ -10,6 +10,11 @@ thead's face analysis (``measure_face``: pose-free landmarks):
 - chance: the same first frame driven by another clip's audio (the next one in the list),
   correlated with this clip's real mouth, in the same run.
 
+``--diagnose`` adds, per clip, where the landmark distance comes from: the speech-time 95th percentile of
+mouth openness (ours / real), the mean error of mouth width and of the outer upper and lower lip heights
+(ours - real, pose-free units; y grows down), and the landmark distance in silence and in speech
+(ours / still first frame), silence being where silero-vad hears no voice.
+
 Issue 11's bar: mean r >= 0.65 with the best lag within +-1 frame at 25 fps, LMD gain >= 0.35.
 
 The mouth model (``thead.audio.mouth_model``) is fitted on GRID clips, so every GRID clip is driven
@@ -18,7 +23,7 @@ for fitting, gets the model fitted on all of them. ``--write-model`` refits the 
 every GRID clip (``thead/audio/data/grid_mouth.safetensors``) before evaluating.
 
     python benchmarks/lipsync_grid.py [--media ../shared/media/talking] [--clips grid_bbaf2n ...] [--pose still]
-                                      [--no-chance] [--write-model]
+                                      [--no-chance] [--write-model] [--diagnose]
 """
 
 from __future__ import annotations
@@ -69,6 +74,31 @@ def lmd_gain(made: np.ndarray, real: np.ndarray) -> float:
     return float(1.0 - ours / still)
 
 
+def diagnosis(made_open: np.ndarray, made: np.ndarray, real_open: np.ndarray, real: np.ndarray,
+              speech: np.ndarray) -> str:
+    """One line: openness amplitude, width and lip-height errors, landmark distance in silence and speech."""
+    n = min(len(made), len(real), len(speech))
+    made_open, made, real_open, real, talking = made_open[:n], made[:n], real_open[:n], real[:n], speech[:n] >= 0.5
+    width = lambda points: np.linalg.norm(points[:, 0] - points[:, 10], axis=-1)  # corners 61 and 291
+    ours = np.linalg.norm(made - real, axis=-1).mean(axis=1)
+    still = np.linalg.norm(real[:1] - real, axis=-1).mean(axis=1)
+    parts = [f"open p95 {np.percentile(made_open[talking], 95):.3f}/{np.percentile(real_open[talking], 95):.3f}",
+             f"width {np.mean(width(made) - width(real)):+.3f}",
+             f"upper lip y {np.mean(made[:, 15, 1] - real[:, 15, 1]):+.3f} lower {np.mean(made[:, 5, 1] - real[:, 5, 1]):+.3f}"]
+    for name, frames in (("silence", ~talking), ("speech", talking)):
+        if frames.any():
+            parts.append(f"LMD {name} {ours[frames].mean():.4f}/{still[frames].mean():.4f}")
+    return "; ".join(parts)
+
+
+def voice_activity(clip: Path, frames: int) -> np.ndarray:
+    """silero-vad's speech probability of ``clip``'s sound at each of ``frames`` frames at 25 fps."""
+    from thead.audio import vad
+    from thead.io.audio import read_audio
+
+    return vad.activity_at(vad.speech_probability(read_audio(clip, 16000)), np.arange(frames) / 25.0)
+
+
 def training_example(clip: Path, openness: np.ndarray):
     """(features, frame times, real openness, voice activity) of one clip at 25 fps, for the mouth model."""
     from thead.audio import vad
@@ -100,6 +130,7 @@ def main() -> None:
     parser.add_argument("--pose", default="natural", help="head motion of the driven portrait")
     parser.add_argument("--write-model", action="store_true", help="refit the shipped mouth model on all GRID clips")
     parser.add_argument("--no-chance", action="store_true", help="skip the other-audio baseline")
+    parser.add_argument("--diagnose", action="store_true", help="per clip: amplitude, width, lip height, LMD by voice")
     args = parser.parse_args()
     clips = [args.media / name for name in args.clips] if args.clips else \
         sorted(args.media.glob("grid_*.mpg")) + sorted(args.media.glob("hdtf_*.mp4"))
@@ -133,6 +164,9 @@ def main() -> None:
             rows.append(row)
             print(f"{row['clip']}: r {r:.3f} lag {lag:+d} LMD gain {row['lmd']:+.3f} chance r {row['chance']:.3f}",
                   flush=True)
+            if args.diagnose:
+                speech = voice_activity(clip, len(real_open))
+                print(f"  {diagnosis(made_open, made_points, real_open, real_points, speech)}", flush=True)
     print("\n| clip | r | best lag | LMD gain | chance r |\n|---|---:|---:|---:|---:|")
     for row in rows:
         print(f"| {row['clip']} | {row['r']:.3f} | {row['lag']:+d} | {row['lmd']:+.3f} | {row['chance']:.3f} |")

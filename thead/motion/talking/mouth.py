@@ -1,5 +1,8 @@
 """One frame's mouth from articulation values: jaw opening, spread or rounding, lip closure, teeth.
 
+A face whose lips are only slightly parted keeps that opening in silence and speaks from it; one
+caught mid-word (or smiling with its teeth showing) rests with its lips closed (:func:`rest_openness`).
+
 The shape is absolute: the openness channel is set to a target, not moved by a difference, so
 applying it to a frame measured on a video replaces that frame's own lip motion (dubbing); give
 ``rest`` (a frame of the same face with the mouth at rest) to also replace the frame's lip shape.
@@ -11,6 +14,7 @@ import numpy as np
 
 from thead.backends.liveportrait import edits as lp_edits
 from thead.errors import UsageError
+from thead.face import geometry
 from thead.motion import edits
 from thead.motion.frame_edit import FrameEdit
 
@@ -18,6 +22,15 @@ SPEECH_OPEN = 0.45  # openness (inner-lip gap / mouth width) of jaw = 1: real sp
 JAW_POWER = 1.5  # the opening grows faster than the jaw value: the articulation's jaw is a square-root curve of the
 # lip opening, there so that small openings showed through the warp renderer's former dead zone; now that the renderer
 # opens small gaps as asked, this undoes most of it (1.5 rather than 2: measured best lip sync on GRID)
+PARTED = (0.12, 0.16)  # a face whose lips are parted (openness) up to the first value keeps them so in silence, as
+# relaxed speakers do (2 of the 8 GRID speakers rest at ~0.13); fading to shut at the second: a portrait caught mid-word,
+# or smiling with its teeth showing, rests with its lips closed
+UPPER_LIFT = 0.15  # the upper lip rises this share of the opening (times the mouth width) as the mouth opens: real
+# speakers' upper lip goes up while the jaw drops (on GRID about a sixth of the opening), the jaw rig alone lowers it a
+# little (chosen among 0, 0.15, 0.3 by leave-one-clip-out landmark distance on GRID)
+UPPER_REACH = 0.15  # mouth widths: the skin this close to the upper lip rises with it
+LOWER_LIP = (146, 91, 181, 84, 17, 314, 405, 321, 375, 95, 88, 178, 87, 14, 317, 402, 318, 324)  # outer and inner
+CORNERS = (61, 291, 78, 308)
 TUCK_CLOSE = 0.8  # share of the opening a full F/V tuck closes (the lower lip rises under the upper teeth)
 # liveportrait: slider units of LivePortrait's own directions per unit of articulation
 LP_SPREAD = 0.6  # smile slider per unit of spread
@@ -27,25 +40,35 @@ LP_TEETH = 12.0  # lip-variation-two slider: upper lip up, teeth shown
 LP_LIPS = (14, 17, 19, 20)  # keypoints LivePortrait's lip sliders move (reset from ``rest``)
 
 
-def openness(jaw: float, closure: float) -> float:
-    """Mouth openness target of a jaw value (0..1) under a lip closure (0..1, 1 shut)."""
-    return SPEECH_OPEN * float(np.clip(jaw, 0.0, 1.0)) ** JAW_POWER * (1.0 - float(np.clip(closure, 0.0, 1.0)))
+def openness(jaw: float, closure: float, rest: float = 0.0) -> float:
+    """Mouth openness target of a jaw value (0..1) under a lip closure (0..1, 1 shut), from a rest opening."""
+    rest = float(np.clip(rest, 0.0, SPEECH_OPEN))
+    opening = rest + (SPEECH_OPEN - rest) * float(np.clip(jaw, 0.0, 1.0)) ** JAW_POWER
+    return opening * (1.0 - float(np.clip(closure, 0.0, 1.0)))
+
+
+def rest_openness(face_openness: float) -> float:
+    """The opening a face with lips ``face_openness`` apart keeps in silence (see :data:`PARTED`)."""
+    kept, shut = PARTED
+    return float(face_openness) * float(np.clip((shut - float(face_openness)) / (shut - kept), 0.0, 1.0))
 
 
 def mouth_edit(frame: dict[str, np.ndarray], space: str, jaw: float, spread: float, closure: float, teeth: float,
                rest: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """``frame`` (a motion frame of ``space``) with its mouth set from one frame of articulation.
 
-    ``jaw`` 0..1 opens the mouth up to :data:`SPEECH_OPEN` (as ``jaw ** JAW_POWER``); ``spread``
+    ``jaw`` 0..1 opens the mouth from its rest (:func:`rest_openness`) up to :data:`SPEECH_OPEN` (as
+    ``jaw ** JAW_POWER``), the upper lip rising a little (:data:`UPPER_LIFT`) as the lower one drops; ``spread``
     -1 (rounded, OO) .. 1 (spread, EE); ``closure`` 0..1 presses the lips shut (M, B, P) whatever the jaw; ``teeth``
     0..1 tucks the lower lip under the upper teeth (F, V). The input frame is not modified.
     """
     spread = float(np.clip(spread, -1.0, 1.0))
     closure = float(np.clip(closure, 0.0, 1.0))
     teeth = float(np.clip(teeth, 0.0, 1.0))
-    target = openness(jaw, closure)
+    parted = rest_openness(float((frame if rest is None else rest)["mouth_open"]))
+    target = openness(jaw, closure, parted)
     if space == "landmarks":
-        return _landmarks(frame, target, spread, closure, teeth, rest)
+        return _lift_upper_lip(_landmarks(frame, target, spread, closure, teeth, rest), max(target - parted, 0.0))
     if space == "liveportrait":
         return _liveportrait(frame, target, spread, closure, teeth, rest)
     raise UsageError(f"no mouth shapes for the '{space}' motion space", "use the landmarks or liveportrait space")
@@ -66,6 +89,22 @@ def _landmarks(frame, target, spread, closure, teeth, rest):
         if float(frame["mouth_open"]) > tucked:
             frame = edits.set_mouth(frame, tucked)
     return frame
+
+
+def _lift_upper_lip(frame, opening):
+    """``frame`` with the upper lip and the skin above it raised :data:`UPPER_LIFT` of ``opening`` (the asked opening
+    beyond the rest one) mouth widths; the corners rise half as much, the lower lip not at all."""
+    if opening <= 0:
+        return frame
+    expr = np.array(frame["expression"], np.float64)
+    width = np.linalg.norm(expr[61, :2] - expr[291, :2])
+    upper = expr[edits.UPPER_LIP, :2]
+    distance = np.linalg.norm(expr[:, None, :2] - upper[None], axis=2).min(axis=1)
+    weight = np.exp(-((distance / (UPPER_REACH * width)) ** 2))
+    weight[list(CORNERS)] *= 0.5
+    weight[list(LOWER_LIP)] = 0.0
+    expr[:, 1] -= UPPER_LIFT * opening * width * weight  # y grows down
+    return dict(frame, expression=expr.astype(np.float32), mouth_open=np.float32(geometry.mouth_openness(expr)))
 
 
 def _liveportrait(frame, target, spread, closure, teeth, rest):

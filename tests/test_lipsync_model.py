@@ -1,0 +1,83 @@
+"""The speaking mouth's rest (a face's own slightly parted lips) and the lip-sync benchmark's scores."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from thead.face import analyze_image
+from thead.motion import edits
+from thead.motion.spaces import measure_face
+from thead.motion.talking import SPEECH_OPEN, mouth_edit
+
+BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "lipsync_grid.py"
+
+
+@pytest.fixture(scope="module")
+def face(astronaut) -> dict[str, np.ndarray]:
+    """A landmarks motion frame of a real face (the astronaut smiles with her lips apart, openness ~0.16)."""
+    channels, expression = measure_face(analyze_image(astronaut).points)
+    return {**{name: np.asarray(value, np.float32) for name, value in channels.items()},
+            "expression": expression.astype(np.float32)}
+
+
+@pytest.fixture(scope="module")
+def benchmark():
+    spec = importlib.util.spec_from_file_location("lipsync_grid", BENCHMARK)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _opening(frame, jaw, closure=0.0, rest=None) -> float:
+    return float(mouth_edit(frame, "landmarks", jaw, 0.0, closure, 0.0, rest=rest)["mouth_open"])
+
+
+def test_slightly_parted_lips_stay_parted_in_silence_and_speech_opens_from_there(face):
+    relaxed = edits.set_mouth(face, 0.08)  # lips a little apart, as many people rest
+    assert _opening(relaxed, 0.0) == pytest.approx(0.08, abs=0.005)
+    assert SPEECH_OPEN <= _opening(relaxed, 1.0) < SPEECH_OPEN + 0.1
+    assert 0.08 + 0.01 < _opening(relaxed, 0.5) < SPEECH_OPEN - 0.05
+    assert _opening(relaxed, 1.0, closure=1.0) < 0.01  # m, b, p still press the lips shut
+
+
+def test_the_upper_lip_rises_as_the_mouth_opens(face):
+    shut = edits.set_mouth(face, 0.0)
+    wide = mouth_edit(shut, "landmarks", 1.0, 0.0, 0.0, 0.0)
+    width = np.linalg.norm(shut["expression"][61, :2] - shut["expression"][291, :2])
+    rise = (shut["expression"][13, 1] - wide["expression"][13, 1]) / width  # inner upper lip; y grows down
+    drop = (wide["expression"][14, 1] - shut["expression"][14, 1]) / width  # inner lower lip
+    assert rise > 0.03 and drop > 2 * rise  # mostly the jaw, a little the upper lip
+    jaw_only = edits.set_mouth(shut, float(wide["mouth_open"]))
+    outer_higher = (jaw_only["expression"][[0, 37, 267], 1] - wide["expression"][[0, 37, 267], 1]) / width
+    assert np.all(outer_higher > 0.03)
+
+
+@pytest.mark.parametrize("open_to", [0.25, 0.45])
+def test_a_face_caught_mid_word_rests_with_its_lips_closed(face, open_to):
+    talking = edits.set_mouth(face, open_to)
+    assert _opening(talking, 0.0) < 0.01
+    assert float(face["mouth_open"]) > 0.15 and _opening(face, 0.0) < 0.01  # a smile showing teeth closes too
+
+
+def test_dubbing_takes_the_rest_from_the_rest_frame_not_the_video_frame(face):
+    relaxed, talking = edits.set_mouth(face, 0.08), edits.set_mouth(face, 0.3)
+    assert _opening(talking, 0.0, rest=relaxed) == pytest.approx(0.08, abs=0.005)
+    assert _opening(relaxed, 0.0, rest=edits.set_mouth(face, 0.0)) < 0.01
+
+
+def test_benchmark_finds_the_lag_and_scores_landmark_distance_against_the_still_frame(benchmark):
+    rng = np.random.default_rng(0)
+    real = np.convolve(rng.normal(size=200), np.ones(5) / 5, mode="same")
+    late = np.concatenate([real[:1], real[:-1]])  # ours one frame late
+    r, lag = benchmark.best_correlation(late, real)
+    assert lag == 1 and r > 0.99
+    assert benchmark.best_correlation(rng.normal(size=200), real)[0] < 0.3
+    mouths = rng.normal(size=(50, 20, 2))
+    assert benchmark.lmd_gain(mouths, mouths) == 1.0
+    assert benchmark.lmd_gain(np.repeat(mouths[:1], 50, axis=0), mouths) == pytest.approx(0.0)
+    halfway = mouths[:1] + 0.5 * (mouths - mouths[:1])
+    assert benchmark.lmd_gain(halfway, mouths) == pytest.approx(0.5)
