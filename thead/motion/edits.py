@@ -120,14 +120,27 @@ def move_brows(frame: dict[str, np.ndarray], up: float = 0.0, inner_up: float = 
                together: float = 0.0) -> dict[str, np.ndarray]:
     """Raise both brows by ``up``, their inner ends by ``inner_up`` more, and draw the inner ends
     ``together`` towards the nose; inter-ocular units (negative values lower / spread)."""
-    expr = np.array(frame["expression"], np.float64)
+    return shift_expression(frame, brow_shift(frame, up, inner_up, together))
+
+
+def brow_shift(frame: dict[str, np.ndarray], up: float = 0.0, inner_up: float = 0.0,
+               together: float = 0.0) -> np.ndarray:
+    """The per-point move [478, 3] of :func:`move_brows`; linear in its amounts, so a clip can scale one
+    shift per frame (the brows' skin weights do not change with the mouth, which is out of their reach)."""
+    expr = np.asarray(frame["expression"], np.float64)
+    shift = np.zeros_like(expr)
     for side, (brow, inner) in BROWS.items():
         whole = _falloff(expr, brow, BROW_REACH)
         near_inner = _falloff(expr, [inner], 2 * BROW_REACH) * whole
         towards_nose = 1.0 if side == "right" else -1.0  # x grows towards the subject's left
-        expr[:, 1] -= up * whole + inner_up * near_inner
-        expr[:, 0] += towards_nose * together * near_inner
-    return _refresh(frame, expr)
+        shift[:, 1] -= up * whole + inner_up * near_inner
+        shift[:, 0] += towards_nose * together * near_inner
+    return shift
+
+
+def shift_expression(frame: dict[str, np.ndarray], shift: np.ndarray) -> dict[str, np.ndarray]:
+    """``frame`` with ``shift`` [478, 3] added to its canonical expression (eye, mouth and gaze channels follow)."""
+    return _refresh(frame, np.asarray(frame["expression"], np.float64) + shift)
 
 
 def raise_upper_lip(frame: dict[str, np.ndarray], amount: float) -> dict[str, np.ndarray]:

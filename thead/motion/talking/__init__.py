@@ -79,6 +79,7 @@ def speech_frames(articulation, base: dict[str, np.ndarray], space: str, *, pose
         moves = replace(moves, angles=np.nan_to_num(np.asarray(head, np.float64)))
     if blinks is not None:
         closure = np.clip(np.nan_to_num(np.asarray(blinks, np.float64)), 0.0, 1.0)
+    lift = edits.brow_shift(rest, up=BROW_LIFT) if space != "liveportrait" else None  # scaled per frame
     shapes: dict[tuple[float, ...], dict[str, np.ndarray]] = {}  # mouths already made (silences repeat one)
     for index in range(count):
         key = tuple(round(float(curves[name][index]), MOUTH_STEP) for name in ("jaw", "spread", "closure", "teeth"))
@@ -88,7 +89,7 @@ def speech_frames(articulation, base: dict[str, np.ndarray], space: str, *, pose
             shapes[key] = mouth_edit(rest, space, *key)
         frame = shapes[key]
         yield _face(frame, rest, space, moves.angles[index], moves.gaze[index], float(moves.brows[index]),
-                    float(closure[index]))
+                    float(closure[index]), lift)
 
 
 def _biased(base: dict[str, np.ndarray], space: str, expressions: tuple[tuple[str, float], ...]) -> dict[str, np.ndarray]:
@@ -103,8 +104,9 @@ def _biased(base: dict[str, np.ndarray], space: str, expressions: tuple[tuple[st
 
 
 def _face(frame: dict[str, np.ndarray], rest: dict[str, np.ndarray], space: str, angles: np.ndarray,
-          gaze: np.ndarray, brows: float, blink: float) -> dict[str, np.ndarray]:
-    """Head angles, gaze, brows and eye closure on a frame whose mouth is set."""
+          gaze: np.ndarray, brows: float, blink: float, lift: np.ndarray | None) -> dict[str, np.ndarray]:
+    """Head angles, gaze, brows (``lift``: the landmark move of a full brow lift) and eye closure on a
+    frame whose mouth is set."""
     yaw, pitch, roll = (float(rest[name]) + float(delta) for name, delta in zip(("yaw", "pitch", "roll"), angles))
     eyes = tuple(float(v) * (1.0 - blink) for v in np.asarray(rest["eye_open"]))
     looking = tuple(float(v) for v in np.asarray(rest["gaze"]) + gaze)
@@ -119,7 +121,7 @@ def _face(frame: dict[str, np.ndarray], rest: dict[str, np.ndarray], space: str,
         _lift_lp_brows(out["lp_exp"], brows)
         return out
     if brows:
-        frame = edits.move_brows(frame, up=BROW_LIFT * brows)
+        frame = edits.shift_expression(frame, brows * lift)
     if np.any(gaze):
         frame = edits.set_gaze(frame, *looking)
     if blink:
