@@ -15,6 +15,7 @@ from thead.backends.warp.interior import MouthPicture
 from thead.backends.warp.mesh import MESH_POINTS, Anchors, build_anchors, face_topology, graph_distance
 from thead.backends.warp.mouth import MouthFiller
 from thead.backends.warp.paste import CropBox, PasteMask, face_crop
+from thead.backends.warp.person import person_probability
 from thead.backends.warp.retarget import DRIVEN_SHUT_PRESS, SHUT_PRESS, Retargeter, Target
 from thead.backends.warp.warp import MeshWarp
 from thead.face import analyze_image, geometry
@@ -110,7 +111,7 @@ class WarpBackend(Backend):
         points = box.to_crop(face.points)
         retargeter = Retargeter(face.points)
         down = retargeter.pose.rotation[:, 1]
-        anchors = build_anchors(points, down, box.size)
+        anchors = build_anchors(points, down, box.size, box.cut(person_probability(image)))
         mouth = MouthFiller(points)
         vertices = np.concatenate([points[:MESH_POINTS], mouth.teeth_edge(points, points), anchors.points])
         warp = MeshWarp(box.size, vertices, anchors.triangles, face_topology().triangles,
@@ -141,7 +142,7 @@ class WarpBackend(Backend):
         points = source.box.to_crop(target.points)
         rigid = source.box.to_crop(target.rigid_points)
         teeth = source.mouth.teeth_edge(points, rigid)
-        vertices = np.concatenate([points[:MESH_POINTS], teeth, _anchor_targets(source, target, points)])
+        vertices = np.concatenate([points[:MESH_POINTS], teeth, _anchor_targets(source, target)])
         texture = source.eyes.texture(target.gaze_shift, target.eye_closure)
         frame = source.warp.apply(texture, vertices, vertices[:, 2])
         frame = source.mouth.fill(frame, points, rigid, teeth, picture)
@@ -167,8 +168,8 @@ def _driving_mouth(driving: dict[str, np.ndarray], image: np.ndarray) -> MouthPi
     return MouthPicture(image, points[upper, :2], points[lower, :2])
 
 
-def _anchor_targets(source: WarpSource, target: Target, points: np.ndarray) -> np.ndarray:
-    """Anchor positions for this frame: the head's rigid motion plus the parent oval point's residual, weighted.
+def _anchor_targets(source: WarpSource, target: Target) -> np.ndarray:
+    """Anchor positions for this frame: the head's rigid motion, weighted.
 
     Anchors move as points in the image plane through the head's centre, so roll, scale and shift carry
     hair and neck along by their ring's weight; that share fades as the head turns out of the image
@@ -182,8 +183,6 @@ def _anchor_targets(source: WarpSource, target: Target, points: np.ndarray) -> n
     local = anchors.points - centre_src
     local[:, 2] = 0.0
     moved = local @ (change * (target.scale / src_pose.scale)).T + centre_dst
-    residual = points[anchors.parent] - box.to_crop(target.rigid_points[anchors.parent])
     out = anchors.points + (share * anchors.weight)[:, None] * (moved - anchors.points)
-    out += anchors.residual_weight[:, None] * residual
     out[:, 2] = anchors.points[:, 2]
     return out
