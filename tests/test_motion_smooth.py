@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -44,10 +45,15 @@ def test_one_euro_matches_the_published_filter():
 
 @pytest.mark.parametrize(("strength", "min_cutoff"), [(0.2, 2.25), (0.5, 1.5), (1.0, 0.25), (3.0, 0.25)])
 def test_strength_sets_the_still_cutoff_and_the_filter_runs_both_ways(strength, min_cutoff):
-    # Documented mapping: cutoff for still landmarks 0.25 + 2.5 (1 - strength) Hz, speed coefficient 5.
+    # Documented mapping: cutoff for still landmarks 0.25 + 2.5 (1 - strength) Hz, speed coefficient 5; the track
+    # is first extended at each end by ceil(fps / cutoff) frames (at most T - 1) reflected through the end frame.
     signal = _jitter(40)[:, 0] + np.linspace(0, 0.1, 40)
-    forward = reference_one_euro(signal, FPS, min_cutoff, 5.0)
-    expected = reference_one_euro(forward[::-1], FPS, min_cutoff, 5.0)[::-1]
+    pad = min(39, math.ceil(FPS / min_cutoff))
+    extended = [2 * signal[0] - v for v in signal[pad:0:-1]] + list(signal) + [2 * signal[-1] - v for v in
+                                                                             signal[-2 : -pad - 2 : -1]]
+    assert len(extended) == 40 + 2 * pad
+    forward = reference_one_euro(np.array(extended), FPS, min_cutoff, 5.0)
+    expected = reference_one_euro(forward[::-1], FPS, min_cutoff, 5.0)[::-1][pad : pad + 40]
     got = smooth_track(signal[:, None], FPS, strength)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got[:, 0], expected, rtol=1e-6, atol=1e-7)
@@ -76,7 +82,7 @@ def test_more_strength_means_less_jitter():
     still = _jitter()
     strengths = [0.1, 0.3, 0.5, 0.7, 0.9, 1.0]
     spread = [float(np.std(smooth_track(still, FPS, s))) for s in strengths]
-    assert all(a > b for a, b in zip(spread, spread[1:])), spread
+    assert all(a > b for a, b in itertools.pairwise(spread)), spread
     assert spread[0] > 1.3 * spread[-1]  # the sweep spans a real range, not rounding
 
 

@@ -76,7 +76,9 @@ def test_mesh_topology_is_mediapipes_tessellation():
 
 
 def test_source_motion_measures_the_source_face(motion, astronaut):
-    points = analyze_image(astronaut).points
+    from thead.motion.extract import track_faces
+
+    points = track_faces([astronaut])[0]  # the source is read as driving frames are (tracking mode)
     pose = geometry.estimate_head_pose(points)
     assert motion["expression"].shape == (478, 3)
     assert np.allclose([motion["yaw"], motion["pitch"], motion["roll"]], [pose.yaw, pose.pitch, pose.roll], atol=1e-4)

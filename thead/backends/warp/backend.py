@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import numpy as np
@@ -81,13 +81,11 @@ class WarpBackend(Backend):
         (syllables, brow flashes) and full-strength smoothing would mute them to about 0.6-0.8 of
         the driver's amplitude; the rest of the face, which carries the pose, is smoothed fully.
         """
-        from thead.face.mesh import FaceTracker
-        from thead.motion.extract import fill_gaps, motion_from_points
+        from thead.motion.extract import fill_gaps, motion_from_points, track_faces
         from thead.motion.smooth import smooth_track
 
-        with FaceTracker(face_index) as tracker:
-            raw = [None if (face := tracker.track(frame)) is None else face.points for frame in frames]
-        points, valid = fill_gaps(raw)
+        points, valid = fill_gaps(track_faces(frames, face_index))
+        tracked = points  # eye openness is read before smoothing, which would flatten 2-4 frame blinks
         if on_missing and not valid.all():
             on_missing(int((~valid).sum()), len(valid))
         if smooth > 0:
@@ -96,13 +94,18 @@ class WarpBackend(Backend):
             light = smooth_track(points[:, rows] / size, fps, smooth * EXPRESSIVE_SMOOTHING) * size
             points = smooth_track(points / size, fps, smooth) * size
             points[:, rows] = light
-        return motion_from_points(points, fps, valid, smooth=0.0)
+        return motion_from_points(points, fps, valid, smooth=0.0, unsmoothed=tracked)
 
     def prepare_source(self, image: np.ndarray, face_index: int = 0, face: Face | None = None) -> WarpSource:
         """Analyse the portrait and precompute the crop, mesh, anchors, rigs and textures."""
         image = np.ascontiguousarray(image)
         if face is None:
-            face = analyze_image(image, face_index, name="the source image")
+            from thead.motion.extract import track_faces
+
+            face = analyze_image(image, face_index, name="the source image")  # checks it is a human face
+            tracked = track_faces([image], face_index)[0]  # read as driving frames are, so the two compare
+            if tracked is not None:
+                face = replace(face, points=tracked)
         oval = face.points[face_topology().oval, :2]
         centre = oval.mean(axis=0)
         radius = float(np.linalg.norm(oval - centre, axis=1).max())

@@ -25,6 +25,13 @@ CLOSING_FILL = (0.45, 0.95)  # closure range over which the opening's texture tu
 # Landmark lid contours sit a little inside the visible opening: the lid fill reaches this far
 # beyond them (fraction of the lid gap), so that a shut eye shows no iris at its seam.
 FILL_REACH = 0.15
+# A closing upper lid unfolds: the skin hidden in its crease covers the eye and the crease line goes.
+# The warp can only stretch the visible skin above the lid down, crease and shadow included, which
+# draws a second dark line above the seam. So as the eye shuts, the skin band the lid drags down (up
+# to UNFOLD_HOPS mesh rings above the lid) turns into smooth skin inpainted from its rim, and only a
+# strip of LASH_ROW half eye widths along the lid (the lashes, which end on the seam) stays the source's.
+UNFOLD_HOPS = 3
+LASH_ROW = 0.1
 IRIS_POINTS = {"right": (468, 469, 470, 471, 472), "left": (473, 474, 475, 476, 477)}
 # Tracked landmarks (and their temporal smoothing) never show a shut eye as fully shut: a driver's
 # blink arrives as a closure of about 0.5-0.8. Closures between these bounds are eased onto full
@@ -129,6 +136,8 @@ class _Eye:
                  iris: tuple[int, ...]) -> None:
         upper, lower = chains
         outline = np.concatenate([points[upper, :2], points[lower[::-1], :2]])
+        above, below = graph_distance(upper[1:-1]), graph_distance(lower[1:-1])
+        lid_skin = points[np.flatnonzero((above <= UNFOLD_HOPS) & (above < below)), :2]
         self.centre = points[iris[0], :2].astype(np.float32)
         self.radius = float(np.linalg.norm(points[list(iris[1:]), :2] - self.centre, axis=1).mean())
         corner_a, corner_b = points[upper[0], :2], points[upper[-1], :2]
@@ -139,8 +148,9 @@ class _Eye:
         self.axis = direction * (corner_b - corner_a) / max(2 * self.half_width, 1e-6)
         self.eye_centre = (corner_a + corner_b) / 2
         pad = self.radius + 3
-        x0, y0 = np.floor(outline.min(axis=0) - pad).astype(int)
-        x1, y1 = np.ceil(outline.max(axis=0) + pad).astype(int) + 1
+        extent = np.concatenate([outline, lid_skin])
+        x0, y0 = np.floor(extent.min(axis=0) - pad).astype(int)
+        x1, y1 = np.ceil(extent.max(axis=0) + pad).astype(int) + 1
         h, w = crop.shape[:2]
         self.roi = (max(0, x0), max(0, y0), min(w, x1), min(h, y1))
         x0, y0, x1, y1 = self.roi
@@ -171,6 +181,26 @@ class _Eye:
         lashes = np.median(band[luminance <= np.percentile(luminance, 25)], axis=0)
         self.lid_fill = skin + LASH_TONE * (lashes - skin)
         self.fill_mask = cv2.GaussianBlur(grown.astype(np.float32), (3, 3), 0)[..., None]
+        self.unfold_mask, self.unfolded = self._unfolded_lid(patch, lid_skin - (x0, y0), grown)
+
+    def _unfolded_lid(self, patch: np.ndarray, lid_skin: np.ndarray, grown: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(alpha, texture) of the upper-lid skin band with its crease smoothed away, lash row kept."""
+        band = np.zeros(patch.shape[:2], np.uint8)
+        cv2.fillConvexPoly(band, cv2.convexHull(np.round(lid_skin).astype(np.int32)), 1)
+        row = 1 + 2 * max(1, round(LASH_ROW * self.half_width))
+        lashes = cv2.dilate(grown, np.ones((row, 1), np.uint8))  # the opening grown up and down by the lash row
+        band[lashes > 0] = 0
+        if band.sum() < 4:
+            return np.zeros((*patch.shape[:2], 1), np.float32), self.patch
+        # Inpainted from the skin around the eye (not from the lashes and the opening it covers), and no darker
+        # than lit lid skin, the band's brighter half: its darker half is crease, lashes and brow.
+        hole = ((band > 0) | (lashes > 0)).astype(np.uint8)
+        smooth = cv2.inpaint(np.ascontiguousarray(patch), hole, 3, cv2.INPAINT_TELEA).astype(np.float32)
+        skin = self.patch[band > 0]
+        luminance = skin @ np.array([0.299, 0.587, 0.114], np.float32)
+        tone = np.median(skin[luminance >= np.median(luminance)], axis=0)
+        soft = max(3, 2 * round(LASH_ROW * self.half_width) + 1)
+        return cv2.GaussianBlur(band.astype(np.float32), (soft, soft), 0)[..., None], np.maximum(smooth, tone)
 
     def _sclera(self, patch: np.ndarray, opening: np.ndarray, distance: np.ndarray) -> np.ndarray:
         """The eye opening with the iris painted out (inpainted from the visible sclera only)."""
@@ -206,6 +236,7 @@ class _Eye:
         eye = self._moved_iris(shift) if float(np.abs(shift).max()) >= EyeTextures.MIN_SHIFT else self.patch
         fill = float(_smoothstep((closure - CLOSING_FILL[0]) / (CLOSING_FILL[1] - CLOSING_FILL[0])))
         if fill > 0.0:
+            eye = eye + (fill * self.unfold_mask) * (self.unfolded - eye)
             eye = eye + (fill * self.fill_mask) * (self.lid_fill - eye)
         x0, y0, x1, y1 = self.roi
         texture[y0:y1, x0:x1] = np.clip(eye + 0.5, 0, 255).astype(np.uint8)
