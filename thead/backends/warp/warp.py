@@ -15,7 +15,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-SUBPIXEL_BITS = 4
+from thead.backends.warp.raster import backward_field
+
 # Unsharp-mask gain (Gaussian sigma 1 px) on the resampled pixels. A bilinear lookup at a
 # fractional offset averages neighbouring pixels and loses about a third of the skin's fine detail
 # as soon as the face moves (H.264 then takes more from moving skin); this gives it back. Chosen
@@ -30,29 +31,6 @@ def _twice_signed_area(tris: np.ndarray) -> np.ndarray:
     """Twice the signed area of each triangle in [K, 3, 2]."""
     x0, y0, x1, y1, x2, y2 = (tris[:, i, j] for i in range(3) for j in range(2))
     return x0 * (y1 - y2) + x1 * (y2 - y0) + x2 * (y0 - y1)
-
-
-def _affine_target_to_source(target: np.ndarray, source: np.ndarray, det: np.ndarray) -> np.ndarray:
-    """[K, 6] affine maps (a, b, c, d, e, f: u = a x + b y + c, v = d x + e y + f) taking each
-    target triangle onto its source triangle; ``target`` and ``source`` are [K, 3, 2], ``det``
-    twice the target's signed areas.
-
-    Degenerate target triangles (zero area, nothing to cover) map everything to their source centroid.
-    """
-    x0, y0, x1, y1, x2, y2 = (target[:, i, j] for i in range(3) for j in range(2))
-    ok = np.abs(det) > 1e-6
-    inv_det = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
-    # Columns of the inverse of [[x0 x1 x2], [y0 y1 y2], [1 1 1]] (adjugate / det), per vertex.
-    wx = np.stack([y1 - y2, y2 - y0, y0 - y1], axis=1) * inv_det[:, None]
-    wy = np.stack([x2 - x1, x0 - x2, x1 - x0], axis=1) * inv_det[:, None]
-    w1 = np.stack([x1 * y2 - x2 * y1, x2 * y0 - x0 * y2, x0 * y1 - x1 * y0], axis=1) * inv_det[:, None]
-    u, v = source[:, :, 0], source[:, :, 1]
-    centroid = source.mean(axis=1)
-    w1 = np.where(ok[:, None], w1, 1.0 / 3.0)  # degenerate: the barycentre, whatever the pixel
-    rows = [(u * wx).sum(1), (u * wy).sum(1), (u * w1).sum(1), (v * wx).sum(1), (v * wy).sum(1), (v * w1).sum(1)]
-    affine = np.stack(rows, axis=1)
-    affine[~ok, 2], affine[~ok, 5] = centroid[~ok, 0], centroid[~ok, 1]
-    return affine
 
 
 class MeshWarp:
@@ -74,26 +52,18 @@ class MeshWarp:
         self.low_size = (max(2, int(np.ceil(width / step))), max(2, int(np.ceil(height / step))))
         self.low_scale = np.array([width / self.low_size[0], height / self.low_size[1]], np.float32)
         # Full-resolution coordinates of the low-resolution pixel centres (cv2.resize's convention).
-        gx = (np.arange(self.low_size[0], dtype=np.float32) + 0.5) * self.low_scale[0] - 0.5
-        gy = (np.arange(self.low_size[1], dtype=np.float32) + 0.5) * self.low_scale[1] - 0.5
-        self._low_x, self._low_y = (a.ravel() for a in np.meshgrid(gx, gy))
+        self._low_x = (np.arange(self.low_size[0]) + 0.5) * self.low_scale[0] - 0.5
+        self._low_y = (np.arange(self.low_size[1]) + 0.5) * self.low_scale[1] - 0.5
         grid = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
         self._grid = np.stack(grid, axis=-1)
-        self._source_tris = self.source[self.triangles]
-        self._source_tris64 = self._source_tris.astype(np.float64)  # slivers need the precision
-        self._source_area = _twice_signed_area(self._source_tris64)
-        # Pixels rasterised into a sliver triangle must not extrapolate beyond its source triangle.
-        self._table = np.zeros((len(self.triangles), 10), np.float32)  # per triangle: affine, bounds
-        self._table[:, 6:8] = self._source_tris.min(axis=1) - 1.0
-        self._table[:, 8:10] = self._source_tris.max(axis=1) + 1.0
+        self._source_tris = self.source[self.triangles].astype(np.float64)  # slivers need the precision
+        self._source_area = _twice_signed_area(self._source_tris)
 
     def displacement(self, target: np.ndarray, depth: np.ndarray) -> np.ndarray:
         """Low-resolution backward displacement [h, w, 2] (source minus target position)."""
         target = np.asarray(target, np.float32)[:, :2]
         moved = np.abs(target - self.source).max(axis=1) > 1e-3
-        target_tris = target[self.triangles].astype(np.float64)
-        area = _twice_signed_area(target_tris)
-        self._table[:, :6] = _affine_target_to_source(target_tris, self._source_tris64, area)
+        area = _twice_signed_area(target[self.triangles].astype(np.float64))
         # Draw triangles that cover something and face the camera: collapsed lids and lips, and the
         # back-facing middle layer of a fold, are skipped (a line of them would show the eye's centre).
         flat_source = np.abs(self._source_area) < MIN_AREA
@@ -101,20 +71,11 @@ class MeshWarp:
         background = np.flatnonzero(moved[self.background].any(axis=1) & visible[: len(self.background)])
         face = len(self.background) + np.argsort(-depth[self.face].mean(axis=1), kind="stable")  # far first
         order = np.concatenate([background, face[visible[face]]])
-        low = np.round(((target + 0.5) / self.low_scale - 0.5) * (1 << SUBPIXEL_BITS)).astype(np.int32)
-        ids = np.full((self.low_size[1], self.low_size[0]), -1, np.int32)
-        for index, polygon in zip(order.tolist(), low[self.triangles[order]]):
-            cv2.fillConvexPoly(ids, polygon, index, cv2.LINE_4, SUBPIXEL_BITS)
-        flat = ids.ravel()
-        covered = np.flatnonzero(flat >= 0)
-        a, b, c, d, e, f, u0, v0, u1, v1 = np.ascontiguousarray(np.take(self._table, flat[covered], axis=0).T)
-        x, y = self._low_x[covered], self._low_y[covered]
-        field = np.zeros((flat.size, 2), np.float32)
-        field[covered, 0] = np.clip(a * x + b * y + c, u0, u1) - x
-        field[covered, 1] = np.clip(d * x + e * y + f, v0, v1) - y
+        low = (target.astype(np.float64) + 0.5) / self.low_scale - 0.5
+        field = backward_field(low[self.triangles], self._source_tris, order, self._low_x, self._low_y)
         # Where the mesh folds (a cheek turning over the silhouette) the field jumps; a light blur
         # turns the jump into a short ramp instead of a jagged cut. Smooth regions are unaffected.
-        return cv2.GaussianBlur(field.reshape(self.low_size[1], self.low_size[0], 2), (3, 3), 0)
+        return cv2.GaussianBlur(field, (3, 3), 0)
 
     def remap_field(self, displacement: np.ndarray) -> np.ndarray:
         """Full-resolution sampling map [H, W, 2] for ``cv2.remap`` from a low-resolution displacement."""
