@@ -12,6 +12,7 @@ import numpy as np
 from thead.backends.base import Backend, DriveOptions
 from thead.backends.warp.eyes import EyeTextures
 from thead.backends.warp.interior import MouthPicture
+from thead.backends.warp.lips import ShutLips
 from thead.backends.warp.mesh import MESH_POINTS, Anchors, build_anchors, face_topology, graph_distance
 from thead.backends.warp.mouth import MouthFiller
 from thead.backends.warp.paste import CropBox, PasteMask, face_crop
@@ -42,6 +43,7 @@ class WarpSource:
     warp: MeshWarp
     eyes: EyeTextures
     mouth: MouthFiller
+    lips: ShutLips
     paste_mask: PasteMask | None
     oval_centre: np.ndarray  # image pixels
     oval_radius: float  # image pixels
@@ -120,8 +122,10 @@ class WarpBackend(Backend):
         warp = MeshWarp(box.size, vertices, anchors.triangles, face_topology().triangles,
                         step=2 * radius * box.scale / FIELD_STEPS_PER_FACE)
         paste_mask = box.paste_mask(_moving_mask(anchors, points, box.size))
+        upper, lower = face_topology().mouth
+        lips = ShutLips(crop, points[upper], points[lower], mouth.gap(points))
         return WarpSource(image, box, crop, points, retargeter, anchors, warp, EyeTextures(crop, points),
-                          mouth, paste_mask, centre, radius)
+                          mouth, lips, paste_mask, centre, radius)
 
     def source_motion(self, source: WarpSource) -> dict[str, np.ndarray]:
         """The source's own motion frame (space ``landmarks``)."""
@@ -147,6 +151,7 @@ class WarpBackend(Backend):
         teeth = source.mouth.teeth_edge(points, rigid)
         vertices = np.concatenate([points[:MESH_POINTS], teeth, _anchor_targets(source, target)])
         texture = source.eyes.texture(target.gaze_shift, target.eye_closure)
+        texture = source.lips.texture(texture, source.mouth.gap(points))
         frame = source.warp.apply(texture, vertices, vertices[:, 2])
         frame = source.mouth.fill(frame, points, rigid, teeth, picture)
         full = source.box.paste(source.image, frame, source.paste_mask)

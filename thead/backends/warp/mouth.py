@@ -198,6 +198,10 @@ class MouthFiller:
         gap = float(((points[self.lower[pairs], :2] - points[self.upper[pairs], :2]) @ normal).mean())
         return gap, left, axis, normal, width
 
+    def gap(self, points: np.ndarray) -> float:
+        """The central inner-lip gap of landmarks ``points`` (pixels; negative when the lips are pressed)."""
+        return self._frame(points)[0]
+
     def teeth_edge(self, points: np.ndarray, rigid: np.ndarray) -> np.ndarray:
         """[9, 3] target positions of the upper-teeth edge (warp vertices 468..476), in crop pixels.
 

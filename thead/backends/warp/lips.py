@@ -1,0 +1,71 @@
+"""Shut lips over an open source mouth: the source's opening turns into lip as the rendered mouth closes.
+
+MediaPipe's inner-lip landmarks sit a little inside the visible opening, so the lip triangles of
+an open source mouth carry a thin band of its teeth and cavity at their inner edge. When the
+mouth closes, that band meets at the seam and draws a white line edged in black between the
+lips. As the rendered mouth closes over the source's opening, the warp therefore samples a
+texture in which the opening, grown by LIP_REACH of its height, is inpainted from the lips
+around it, so that the lips meet lip to lip. An open mouth keeps the source's own teeth.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from thead.backends.warp.interior import lip_contour
+from thead.backends.warp.paste import polygon_mask
+
+MIN_GAP = 2.0  # pixels: a source mouth opened less than this has no band worth covering
+LIP_REACH = 0.15  # the filled region reaches this share of the source's opening beyond its landmarks
+SEAM_TONE = 0.35  # how dark the opening itself turns: 0 lip, 1 the darkest tone of the lips' inner edge
+CLOSING_FILL = (0.85, 1.0)  # closure (1 - rendered gap / source gap) over which the opening turns into lip
+MARGIN = 4  # pixels around the grown opening in the patch
+
+
+def _smoothstep(x: float) -> float:
+    x = min(max(x, 0.0), 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+class ShutLips:
+    """The source crop's mouth opening inpainted with lip, blended in as the rendered mouth shuts."""
+
+    def __init__(self, crop: np.ndarray, upper: np.ndarray, lower: np.ndarray, gap: float) -> None:
+        """``upper``, ``lower``: the source's inner-lip chains in crop pixels; ``gap``: its opening height (pixels)."""
+        self.gap = gap
+        self.usable = gap >= MIN_GAP
+        if not self.usable:
+            return
+        contour = lip_contour(upper[:, :2], lower[:, :2])
+        height, width = crop.shape[:2]
+        x0, y0 = np.maximum(np.floor(contour.min(axis=0)).astype(int) - MARGIN - int(gap), 0)
+        x1, y1 = np.minimum(np.ceil(contour.max(axis=0)).astype(int) + MARGIN + int(gap) + 1, (width, height))
+        self.box = (int(x0), int(y0), int(x1), int(y1))
+        patch = np.ascontiguousarray(crop[y0:y1, x0:x1])
+        opening = polygon_mask(contour - (x0, y0), patch.shape[:2]) > 0.0
+        reach = 1 + 2 * max(1, round(LIP_REACH * gap))
+        grown = cv2.dilate(opening.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
+        lips = cv2.inpaint(patch, grown, 3, cv2.INPAINT_TELEA).astype(np.float32)
+        # Where the opening itself was, the lips meet: a darker seam, in the tone of the lips' shadowed inner edge.
+        ring = cv2.dilate(grown, np.ones((3, 3), np.uint8)) > grown
+        edge = patch[ring].astype(np.float32)
+        luminance = edge @ np.array([0.299, 0.587, 0.114], np.float32)
+        shadow = np.median(edge[luminance <= np.percentile(luminance, 20)], axis=0)
+        seam = SEAM_TONE * cv2.GaussianBlur(opening.astype(np.float32), (3, 3), 0)[..., None]
+        self.lips = lips + seam * (shadow - lips)
+        self.mask = cv2.GaussianBlur(grown.astype(np.float32), (3, 3), 0)[..., None]
+
+    def texture(self, texture: np.ndarray, gap: float) -> np.ndarray:
+        """``texture`` (the crop the warp samples; not modified) with the opening turned into lip as far as the
+        rendered mouth's ``gap`` (pixels) has closed over the source's; ``texture`` itself when it has not."""
+        if not self.usable:
+            return texture
+        fill = _smoothstep((1.0 - gap / self.gap - CLOSING_FILL[0]) / (CLOSING_FILL[1] - CLOSING_FILL[0]))
+        if fill <= 0.0:
+            return texture
+        x0, y0, x1, y1 = self.box
+        out = texture.copy()
+        patch = texture[y0:y1, x0:x1].astype(np.float32)
+        out[y0:y1, x0:x1] = np.clip(patch + (fill * self.mask) * (self.lips - patch) + 0.5, 0, 255).astype(np.uint8)
+        return out
