@@ -42,3 +42,19 @@ def portrait(tmp_path_factory, astronaut) -> Path:
     path = tmp_path_factory.mktemp("inputs") / "astronaut.png"
     write_image(path, astronaut)
     return path
+
+
+@pytest.fixture(scope="module")
+def warp_backend():
+    """The embedded ``warp`` backend on the CPU (one per test module)."""
+    import torch
+
+    from thead.backends.warp import WarpBackend
+
+    return WarpBackend(torch.device("cpu"))
+
+
+@pytest.fixture(scope="module")
+def warp_source(warp_backend, astronaut):
+    """The astronaut prepared as a ``warp`` source (one per test module)."""
+    return warp_backend.prepare_source(astronaut)

@@ -9,7 +9,6 @@ import torch
 
 from thead.backends import create_backend
 from thead.backends.base import DriveOptions
-from thead.backends.warp import WarpBackend
 from thead.backends.warp.mesh import FIXED_RING, face_topology
 from thead.face import analyze_image, geometry
 
@@ -34,25 +33,15 @@ def scaled_eyes(motion: dict[str, np.ndarray], factor: float) -> dict[str, np.nd
 
 
 @pytest.fixture(scope="module")
-def backend() -> WarpBackend:
-    return WarpBackend(torch.device("cpu"))
+def motion(warp_backend, warp_source):
+    return warp_backend.source_motion(warp_source)
 
 
-@pytest.fixture(scope="module")
-def source(backend, astronaut):
-    return backend.prepare_source(astronaut)
-
-
-@pytest.fixture(scope="module")
-def motion(backend, source):
-    return backend.source_motion(source)
-
-
-def far_from_face(source, shape: tuple[int, int]) -> np.ndarray:
+def far_from_face(warp_source, shape: tuple[int, int]) -> np.ndarray:
     """Pixels well outside the fixed anchor ring, where the background must not move."""
     yy, xx = np.mgrid[: shape[0], : shape[1]]
-    distance = np.hypot(xx - source.oval_centre[0], yy - source.oval_centre[1])
-    return distance > 1.1 * FIXED_RING * source.oval_radius
+    distance = np.hypot(xx - warp_source.oval_centre[0], yy - warp_source.oval_centre[1])
+    return distance > 1.1 * FIXED_RING * warp_source.oval_radius
 
 
 def test_the_registry_builds_a_backend_whose_motion_is_in_its_declared_space(astronaut):
@@ -91,17 +80,17 @@ def test_source_motion_measures_the_source_face(motion, astronaut):
 
 
 @pytest.mark.parametrize("relative", [True, False])
-def test_identity_driving_reproduces_the_source(backend, source, motion, astronaut, relative):
-    out = backend.render(source, motion, motion if relative else None, DriveOptions(relative=relative))
+def test_identity_driving_reproduces_the_source(warp_backend, warp_source, motion, astronaut, relative):
+    out = warp_backend.render(warp_source, motion, motion if relative else None, DriveOptions(relative=relative))
     assert out.shape == astronaut.shape and out.dtype == np.uint8
-    box = source.box
+    box = warp_source.box
     assert psnr(out[box.y0 : box.y1, box.x0 : box.x1], astronaut[box.y0 : box.y1, box.x0 : box.x1]) > 35
 
 
-def test_yaw_moves_the_nose_the_right_way(backend, source, motion, astronaut):
+def test_yaw_moves_the_nose_the_right_way(warp_backend, warp_source, motion, astronaut):
     before = analyze_image(astronaut).points
     for sign in (1, -1):
-        out = backend.render(source, edited(motion, yaw=15 * sign), motion, DriveOptions())
+        out = warp_backend.render(warp_source, edited(motion, yaw=15 * sign), motion, DriveOptions())
         after = analyze_image(out).points
         # Positive yaw turns the subject towards the image's left: the nose tip moves left.
         assert sign * (after[1, 0] - before[1, 0]) < -3
@@ -109,8 +98,8 @@ def test_yaw_moves_the_nose_the_right_way(backend, source, motion, astronaut):
         assert sign * turned > 5
 
 
-def test_mouth_opens_beyond_the_source(backend, source, motion, astronaut):
-    out = backend.render(source, edited(motion, mouth_open=0.3), motion, DriveOptions())
+def test_mouth_opens_beyond_the_source(warp_backend, warp_source, motion, astronaut):
+    out = warp_backend.render(warp_source, edited(motion, mouth_open=0.3), motion, DriveOptions())
     before = geometry.mouth_openness(analyze_image(astronaut).points)
     after = geometry.mouth_openness(analyze_image(out).points)
     assert after > before + 0.12
@@ -120,91 +109,91 @@ def test_mouth_opens_beyond_the_source(backend, source, motion, astronaut):
     assert out[middle[1], middle[0]].mean() < astronaut[middle[1], middle[0]].mean() + 40
 
 
-def test_blink_closes_the_eyes(backend, source, motion, astronaut):
-    out = backend.render(source, scaled_eyes(motion, 0.05), motion, DriveOptions())
+def test_blink_closes_the_eyes(warp_backend, warp_source, motion, astronaut):
+    out = warp_backend.render(warp_source, scaled_eyes(motion, 0.05), motion, DriveOptions())
     before = np.mean(geometry.eye_openness(analyze_image(astronaut).points))
     after = np.mean(geometry.eye_openness(analyze_image(out).points))
     assert after < 0.5 * before
 
 
-def test_gaze_moves_the_irises(backend, source, motion, astronaut):
-    out = backend.render(source, edited(motion, gaze=[0.3, 0.0]), motion, DriveOptions())
+def test_gaze_moves_the_irises(warp_backend, warp_source, motion, astronaut):
+    out = warp_backend.render(warp_source, edited(motion, gaze=[0.3, 0.0]), motion, DriveOptions())
     before, after = geometry.gaze(analyze_image(astronaut).points)[0], geometry.gaze(analyze_image(out).points)[0]
     assert after > before + 0.08
 
 
-def test_background_far_from_the_face_stays_still(backend, source, motion, astronaut):
+def test_background_far_from_the_face_stays_still(warp_backend, warp_source, motion, astronaut):
     driving = edited(motion, yaw=20, pitch=-10, roll=10, mouth_open=0.3, translation=[15, 10, 0])
-    out = backend.render(source, driving, motion, DriveOptions())
-    still = far_from_face(source, astronaut.shape[:2])
+    out = warp_backend.render(warp_source, driving, motion, DriveOptions())
+    still = far_from_face(warp_source, astronaut.shape[:2])
     assert still.mean() > 0.2
     assert np.abs(out.astype(int) - astronaut)[still].max() <= 2
 
 
-def test_regions_limit_what_moves(backend, source, motion, astronaut):
+def test_regions_limit_what_moves(warp_backend, warp_source, motion, astronaut):
     driving = edited(motion, yaw=20, mouth_open=0.3)
     base_yaw = geometry.estimate_head_pose(analyze_image(astronaut).points).yaw
     base_mouth = geometry.mouth_openness(analyze_image(astronaut).points)
-    pose_only = analyze_image(backend.render(source, driving, motion, DriveOptions(region="pose"))).points
-    lips_only = analyze_image(backend.render(source, driving, motion, DriveOptions(region="lips"))).points
+    pose_only = analyze_image(warp_backend.render(warp_source, driving, motion, DriveOptions(region="pose"))).points
+    lips_only = analyze_image(warp_backend.render(warp_source, driving, motion, DriveOptions(region="lips"))).points
     assert geometry.estimate_head_pose(pose_only).yaw - base_yaw > 5
     assert abs(geometry.mouth_openness(pose_only) - base_mouth) < 0.05
     assert abs(geometry.estimate_head_pose(lips_only).yaw - base_yaw) < 3
     assert geometry.mouth_openness(lips_only) > base_mouth + 0.12
 
 
-def test_crop_only_output(backend, source, motion):
-    out = backend.render(source, edited(motion, yaw=10), motion, DriveOptions(paste_back=False))
+def test_crop_only_output(warp_backend, warp_source, motion):
+    out = warp_backend.render(warp_source, edited(motion, yaw=10), motion, DriveOptions(paste_back=False))
     assert out.shape == (512, 512, 3) and out.dtype == np.uint8
     assert analyze_image(out).box[2] - analyze_image(out).box[0] > 100  # the face fills the crop
 
 
-def test_non_square_image_with_the_face_near_the_border(backend, astronaut):
+def test_non_square_image_with_the_face_near_the_border(warp_backend, astronaut):
     image = np.ascontiguousarray(astronaut[30:330, 150:512])  # 362 x 300, face close to the top and left
-    source = backend.prepare_source(image)
-    motion = backend.source_motion(source)
-    out = backend.render(source, edited(motion, yaw=15, mouth_open=0.25), motion, DriveOptions())
+    warp_source = warp_backend.prepare_source(image)
+    motion = warp_backend.source_motion(warp_source)
+    out = warp_backend.render(warp_source, edited(motion, yaw=15, mouth_open=0.25), motion, DriveOptions())
     assert out.shape == image.shape
     before, after = analyze_image(image).points, analyze_image(out).points
     assert geometry.estimate_head_pose(after).yaw - geometry.estimate_head_pose(before).yaw > 6
     assert geometry.mouth_openness(after) > geometry.mouth_openness(before) + 0.08
-    identity = backend.render(source, motion, motion, DriveOptions())
+    identity = warp_backend.render(warp_source, motion, motion, DriveOptions())
     assert psnr(identity, image) > 35
 
 
-def test_small_face_in_a_large_frame(backend, astronaut):
+def test_small_face_in_a_large_frame(warp_backend, astronaut):
     canvas = np.full((720, 960, 3), 128, np.uint8)
     canvas[400:656, 600:856] = cv2.resize(astronaut, (256, 256), interpolation=cv2.INTER_AREA)
-    source = backend.prepare_source(canvas)
-    motion = backend.source_motion(source)
-    out = backend.render(source, edited(motion, mouth_open=0.3, yaw=10), motion, DriveOptions())
+    warp_source = warp_backend.prepare_source(canvas)
+    motion = warp_backend.source_motion(warp_source)
+    out = warp_backend.render(warp_source, edited(motion, mouth_open=0.3, yaw=10), motion, DriveOptions())
     assert out.shape == canvas.shape
     assert np.array_equal(out[:380], canvas[:380]) and np.array_equal(out[:, :560], canvas[:, :560])
     assert geometry.mouth_openness(analyze_image(out).points) > geometry.mouth_openness(analyze_image(canvas).points) + 0.1
 
 
-def test_large_image_is_rendered_in_a_scaled_box_and_pasted_back(backend, astronaut, monkeypatch):
+def test_large_image_is_rendered_in_a_scaled_box_and_pasted_back(warp_backend, astronaut, monkeypatch):
     import thead.backends.warp.paste
 
     monkeypatch.setattr(thead.backends.warp.paste, "MAX_WORK_SIDE", 640)  # faces beyond the limit get a scaled box
     image = cv2.resize(astronaut, (1536, 1536), interpolation=cv2.INTER_CUBIC)
-    source = backend.prepare_source(image)
-    assert source.box.scale < 1.0
-    motion = backend.source_motion(source)
-    out = backend.render(source, edited(motion, yaw=12), motion, DriveOptions())
+    warp_source = warp_backend.prepare_source(image)
+    assert warp_source.box.scale < 1.0
+    motion = warp_backend.source_motion(warp_source)
+    out = warp_backend.render(warp_source, edited(motion, yaw=12), motion, DriveOptions())
     assert out.shape == image.shape
-    still = far_from_face(source, image.shape[:2])
+    still = far_from_face(warp_source, image.shape[:2])
     assert np.abs(out.astype(int) - image)[still].max() <= 2
 
 
-def test_extract_motion_delegates_to_the_landmark_extractor(backend, astronaut):
-    track = backend.extract_motion([astronaut, astronaut[:, ::-1].copy(), astronaut], fps=25.0)
+def test_extract_motion_delegates_to_the_landmark_extractor(warp_backend, astronaut):
+    track = warp_backend.extract_motion([astronaut, astronaut[:, ::-1].copy(), astronaut], fps=25.0)
     assert track.space == "landmarks" and len(track) == 3 and track.fps == 25.0
     assert track["expression"].shape == (3, 478, 3)
 
 
 @pytest.mark.media
-def test_mouth_follows_a_real_driving_clip(backend, shared):
+def test_mouth_follows_a_real_driving_clip(warp_backend, shared):
     from thead.io.image import read_image
     from thead.io.video import read_frames
 
@@ -212,10 +201,10 @@ def test_mouth_follows_a_real_driving_clip(backend, shared):
     if not (portrait.is_file() and clip.is_file()):
         pytest.skip("lp_s42.jpg / lp_d12.mp4 missing from ../shared/media")
     frames = read_frames(clip, max_frames=140)
-    track = backend.extract_motion(frames, fps=25.0)
-    source = backend.prepare_source(read_image(portrait))
+    track = warp_backend.extract_motion(frames, fps=25.0)
+    warp_source = warp_backend.prepare_source(read_image(portrait))
     picks = list(range(0, 140, 10))
-    rendered = [backend.render(source, track.frame(i), track.frame(0), DriveOptions()) for i in picks]
+    rendered = [warp_backend.render(warp_source, track.frame(i), track.frame(0), DriveOptions()) for i in picks]
     out_mouth = [geometry.mouth_openness(analyze_image(frame).points) for frame in rendered]
     out_yaw = [geometry.estimate_head_pose(analyze_image(frame).points).yaw for frame in rendered]
     assert np.corrcoef(out_mouth, track["mouth_open"][picks])[0, 1] > 0.8

@@ -11,27 +11,15 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from thead.backends.base import DriveOptions
-from thead.backends.warp import WarpBackend
 from thead.backends.warp.mesh import MOVING_RINGS, face_topology
 
 
-@pytest.fixture(scope="module")
-def backend() -> WarpBackend:
-    return WarpBackend(torch.device("cpu"))
-
-
-@pytest.fixture(scope="module")
-def source(backend, astronaut):
-    return backend.prepare_source(astronaut)
-
-
-def _beyond_first_ring(source, shape: tuple[int, int], margin: float) -> np.ndarray:
+def _beyond_first_ring(warp_source, shape: tuple[int, int], margin: float) -> np.ndarray:
     """Pixels outside the face oval scaled by ``margin`` about its centre."""
-    oval = source.box.to_crop(np.zeros((1, 3)))  # crop offset, to go from crop to image pixels
-    points = source.points[face_topology().oval, :2] - oval[0, :2]
+    oval = warp_source.box.to_crop(np.zeros((1, 3)))  # crop offset, to go from crop to image pixels
+    points = warp_source.points[face_topology().oval, :2] - oval[0, :2]
     centre = points.mean(axis=0)
     polygon = np.round(centre + margin * (points - centre)).astype(np.int32)
     inside = np.zeros(shape, np.uint8)
@@ -40,14 +28,14 @@ def _beyond_first_ring(source, shape: tuple[int, int], margin: float) -> np.ndar
 
 
 @pytest.mark.parametrize("change", [{"mouth_open": 0.3}, {"mouth_open": -0.1}, {"eye_open": [-0.15, -0.15]}])
-def test_talking_leaves_hair_neck_and_background_untouched(backend, source, astronaut, change):
-    motion = backend.source_motion(source)
+def test_talking_leaves_hair_neck_and_background_untouched(warp_backend, warp_source, astronaut, change):
+    motion = warp_backend.source_motion(warp_source)
     driving = {name: np.copy(value) for name, value in motion.items()}
     for name, delta in change.items():
         driving[name] = (driving[name] + np.asarray(delta, np.float32)).astype(np.float32)
-    out = backend.render(source, driving, motion, DriveOptions())
+    out = warp_backend.render(warp_source, driving, motion, DriveOptions())
     assert not np.array_equal(out, astronaut)  # the face did move
-    outside = _beyond_first_ring(source, astronaut.shape[:2], MOVING_RINGS[0][0] + 0.15)
+    outside = _beyond_first_ring(warp_source, astronaut.shape[:2], MOVING_RINGS[0][0] + 0.15)
     assert outside.mean() > 0.3
     changed = np.abs(out.astype(int) - astronaut).max(axis=2)[outside]
     assert changed.max() == 0, f"{(changed > 0).sum()} pixels beyond the first anchor ring changed"
@@ -81,14 +69,14 @@ def test_anchors_follow_the_head_only_where_the_person_is(astronaut):
     assert person.weight[off_head].max() == 0.0
 
 
-def test_head_motion_leaves_the_background_beside_the_head_in_place(backend, source, astronaut):
+def test_head_motion_leaves_the_background_beside_the_head_in_place(warp_backend, warp_source, astronaut):
     from thead.backends.warp.person import person_probability
 
-    motion = backend.source_motion(source)
+    motion = warp_backend.source_motion(warp_source)
     driving = {name: np.copy(value) for name, value in motion.items()}
     driving["translation"] = driving["translation"] + np.float32([12, 6, 0])
     driving["roll"] = driving["roll"] + np.float32(6)
-    out = backend.render(source, driving, motion, DriveOptions())
+    out = warp_backend.render(warp_source, driving, motion, DriveOptions())
     person = person_probability(astronaut) > 0.5
     background = cv2.erode((~person).astype(np.uint8), np.ones((31, 31), np.uint8)) > 0  # 15 px off the person
     body = cv2.erode(person.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
