@@ -62,3 +62,21 @@ def test_a_collapsed_triangle_covers_the_pixels_along_its_segment() -> None:
     ids = rasterise(sliver, np.array([0]), SIZE)
     assert (ids[10, 5:26] == 0).all()
     assert (ids[8] == -1).all() and (ids[12] == -1).all()
+
+
+def test_the_kernels_work_where_no_cache_folder_is_writable(monkeypatch) -> None:
+    """A read-only install without a home folder: numba cannot cache, the kernels still compile and run."""
+    import importlib
+
+    import numba.core.caching
+
+    import thead.backends.warp.raster as raster
+
+    monkeypatch.setattr(numba.core.caching.CacheImpl, "_locator_classes", [])
+    try:
+        uncached = importlib.reload(raster)
+        triangle = np.array([[[2.0, 2.0], [12.0, 2.0], [2.0, 12.0]]])
+        assert (uncached.rasterise(triangle, np.array([0]), SIZE) == 0).sum() == (covered_by(triangle[0], SIZE)).sum()
+    finally:
+        monkeypatch.undo()
+        importlib.reload(raster)

@@ -7,7 +7,9 @@ it passes through. Where triangles overlap, the one drawn last wins.
 
 The scan runs in a numba kernel (numba comes with librosa): drawing ~1,000 triangles one
 ``cv2.fillConvexPoly`` call at a time cost about 2.5 ms per frame in Python overhead alone; the
-kernel takes a tenth of that. It is compiled on first use and cached on disk.
+kernel takes a tenth of that. It is compiled on first use and cached on disk (in the package's
+``__pycache__``, else numba's user cache folder); where neither is writable (a read-only install
+without a home folder) it is compiled once per process instead.
 """
 
 from __future__ import annotations
@@ -18,7 +20,15 @@ import numpy as np
 REACH = 0.5  # pixels beyond a triangle's edges that it still covers
 
 
-@numba.njit(cache=True)
+def _compiled(function):
+    """``function`` compiled by numba, cached on disk when some cache folder is writable."""
+    try:
+        return numba.njit(cache=True)(function)
+    except RuntimeError:  # numba found no writable cache location
+        return numba.njit(function)
+
+
+@_compiled
 def _scan(polygons: np.ndarray, order: np.ndarray, ids: np.ndarray, reach: float) -> None:
     height, width = ids.shape
     for index in order:
@@ -62,7 +72,7 @@ def rasterise(polygons: np.ndarray, order: np.ndarray, size: tuple[int, int], re
     return ids
 
 
-@numba.njit(cache=True)
+@_compiled
 def _backward(ids: np.ndarray, target: np.ndarray, source: np.ndarray, grid_x: np.ndarray, grid_y: np.ndarray,
               field: np.ndarray) -> None:
     height, width = ids.shape
