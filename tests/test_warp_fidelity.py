@@ -84,3 +84,22 @@ def test_head_motion_leaves_the_background_beside_the_head_in_place(warp_backend
     assert background.mean() > 0.2 and changed[body].mean() > 0.1  # the head and hair did move
     assert changed[background].mean() < 0.025  # the previous release moved 4.8 % of it
 
+
+
+@pytest.mark.parametrize(("ratio", "carried"), [(1.03, 0.0), (0.97, 0.0), (1.10, 0.0464), (0.90, -0.0539)])
+def test_hair_ignores_size_jitter_but_follows_a_lean(warp_backend, warp_source, ratio, carried):
+    """The inter-ocular span wobbles by a few per cent with expression: hair and neck must not breathe with it,
+    while a real lean towards the camera still carries them (beyond the deadband)."""
+    from thead.backends.warp.backend import _anchor_targets
+
+    motion = warp_backend.source_motion(warp_source)
+    driving = dict(motion, scale=np.float32(float(motion["scale"]) * ratio))
+    target = warp_source.retargeter.target(driving, motion, "all")
+    anchors = warp_source.anchors
+    moved = _anchor_targets(warp_source, target)
+    centre = warp_source.box.to_crop(warp_source.retargeter.pose.translation[None])[0, :2]
+    hair = anchors.weight == 1.0
+    assert hair.sum() > 10
+    radial = np.linalg.norm(anchors.points[hair, :2] - centre, axis=1)
+    grown = np.linalg.norm(moved[hair, :2] - centre, axis=1) / radial - 1.0
+    np.testing.assert_allclose(grown, carried, atol=5e-4)
