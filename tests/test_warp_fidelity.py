@@ -50,8 +50,16 @@ def test_anchors_follow_the_head_only_where_the_person_is(astronaut):
     size = (astronaut.shape[1], astronaut.shape[0])
     free = build_anchors(points, down, size)
     assert free.weight.max() > 0.5  # hair rings follow the head
+    # A person everywhere: the rings as without a segmentation, and long hair reaching the outer (fixed) ring
+    # above and beside the head follows too; below, shoulders and clothes stay.
     everywhere = build_anchors(points, down, size, np.ones(astronaut.shape[:2], np.float32))
-    np.testing.assert_array_equal(everywhere.weight, free.weight)
+    oval = points[face_topology().oval, :2]
+    gained = everywhere.weight != free.weight
+    assert gained.any() and (free.weight[gained] == 0.0).all() and (everywhere.weight[gained] > 0.0).all()
+    radius = np.linalg.norm(oval - oval.mean(axis=0), axis=1)
+    from_centre = everywhere.points[gained, :2] - oval.mean(axis=0)
+    assert (np.linalg.norm(from_centre, axis=1) > 2.0 * radius.min()).all()  # the outer ring only
+    assert (from_centre[:, 1] < 0.5 * radius.max()).all()  # not below the sides of the face
     # A segmentation that misses the face (a painting, a cartoon) is not trusted: nothing changes.
     nowhere = build_anchors(points, down, size, np.zeros(astronaut.shape[:2], np.float32))
     np.testing.assert_array_equal(nowhere.weight, free.weight)
