@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from thead.backends.warp.easing import smoothstep
 from thead.backends.warp.mesh import face_topology, graph_distance
 from thead.backends.warp.paste import polygon_mask
 
@@ -111,11 +112,6 @@ class EyeRig:
         return out
 
 
-def _smoothstep(x):
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3.0 - 2.0 * x)
-
-
 def blink_closure(closure: np.ndarray) -> np.ndarray:
     """Per-eye closures (0 as open as the source, 1 shut; negative: wider) eased towards shut.
 
@@ -123,9 +119,9 @@ def blink_closure(closure: np.ndarray) -> np.ndarray:
     close, the less closed one moves towards the other by a smoothstep of the smaller closure over BOTH_FROM.
     """
     closure = np.asarray(closure, np.float64)
-    eased = np.where(closure > 0.0, closure + (1.0 - closure) * _smoothstep((closure - SHUT_FROM[0]) /
+    eased = np.where(closure > 0.0, closure + (1.0 - closure) * smoothstep((closure - SHUT_FROM[0]) /
                                                                              (SHUT_FROM[1] - SHUT_FROM[0])), closure)
-    together = _smoothstep((eased.min() - BOTH_FROM[0]) / (BOTH_FROM[1] - BOTH_FROM[0]))
+    together = smoothstep((eased.min() - BOTH_FROM[0]) / (BOTH_FROM[1] - BOTH_FROM[0]))
     return eased + together * (eased.max() - eased)
 
 
@@ -234,7 +230,7 @@ class _Eye:
         if not self.usable:
             return
         eye = self._moved_iris(shift) if float(np.abs(shift).max()) >= EyeTextures.MIN_SHIFT else self.patch
-        fill = float(_smoothstep((closure - CLOSING_FILL[0]) / (CLOSING_FILL[1] - CLOSING_FILL[0])))
+        fill = float(smoothstep((closure - CLOSING_FILL[0]) / (CLOSING_FILL[1] - CLOSING_FILL[0])))
         if fill > 0.0:
             eye = eye + (fill * self.unfold_mask) * (self.unfolded - eye)
             eye = eye + (fill * self.fill_mask) * (self.lid_fill - eye)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from thead.backends.warp.easing import smoothstep
 from thead.backends.warp.interior import lip_contour
 from thead.backends.warp.paste import polygon_mask
 
@@ -21,11 +22,6 @@ LIP_REACH = 0.15  # the filled region reaches this share of the source's opening
 SEAM_TONE = 0.35  # how dark the opening itself turns: 0 lip, 1 the darkest tone of the lips' inner edge
 CLOSING_FILL = (0.85, 1.0)  # closure (1 - rendered gap / source gap) over which the opening turns into lip
 MARGIN = 4  # pixels around the grown opening in the patch
-
-
-def _smoothstep(x: float) -> float:
-    x = min(max(x, 0.0), 1.0)
-    return x * x * (3.0 - 2.0 * x)
 
 
 class ShutLips:
@@ -49,7 +45,7 @@ class ShutLips:
         lips = cv2.inpaint(patch, grown, 3, cv2.INPAINT_TELEA).astype(np.float32)
         # Where the opening itself was, the lips meet: a darker seam, in the tone of the lips' shadowed inner edge.
         ring = cv2.dilate(grown, np.ones((3, 3), np.uint8)) > grown
-        edge = patch[ring].astype(np.float32)
+        edge = patch[ring].astype(np.float32) if ring.sum() >= 4 else patch.reshape(-1, 3).astype(np.float32)
         luminance = edge @ np.array([0.299, 0.587, 0.114], np.float32)
         shadow = np.median(edge[luminance <= np.percentile(luminance, 20)], axis=0)
         seam = SEAM_TONE * cv2.GaussianBlur(opening.astype(np.float32), (3, 3), 0)[..., None]
@@ -61,7 +57,7 @@ class ShutLips:
         rendered mouth's ``gap`` (pixels) has closed over the source's; ``texture`` itself when it has not."""
         if not self.usable:
             return texture
-        fill = _smoothstep((1.0 - gap / self.gap - CLOSING_FILL[0]) / (CLOSING_FILL[1] - CLOSING_FILL[0]))
+        fill = float(smoothstep((1.0 - gap / self.gap - CLOSING_FILL[0]) / (CLOSING_FILL[1] - CLOSING_FILL[0])))
         if fill <= 0.0:
             return texture
         x0, y0, x1, y1 = self.box

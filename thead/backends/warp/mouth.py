@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from thead.backends.warp.bank import mouth_bank
+from thead.backends.warp.easing import smoothstep
 from thead.backends.warp.interior import FEATHER, MouthPicture, blend, carry_interior, contour_mask, grown, lip_contour
 from thead.backends.warp.mesh import face_topology, graph_distance
 
@@ -31,11 +32,6 @@ OUTER_LOWER = (146, 91, 181, 84, 17, 314, 405, 321, 375)  # outer lower lip, pai
 OUTER_UPPER = (185, 40, 39, 37, 0, 267, 269, 270, 409)  # outer upper lip, likewise
 LIP_KEEP = 0.6  # an opening mouth keeps each lip at least this share of its rest thickness (real lips
 # thin less than this when they part, so a driving video's own lip motion is left alone)
-
-
-def _smoothstep(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3.0 - 2.0 * x)
 
 
 class JawRig:
@@ -53,7 +49,7 @@ class JawRig:
         # Below a line from the mouth corners up to the hinges, the lower face moves with the jaw.
         lateral = np.clip((np.abs(p[:, 0]) - corner_x) / max(side_x - corner_x, 1e-6), 0.0, 1.0)
         line_y = corner_y + (self.hinge[1] - corner_y) * lateral
-        weight = _smoothstep((p[:, 1] - line_y + 0.05) / 0.15)
+        weight = smoothstep((p[:, 1] - line_y + 0.05) / 0.15)
         to_upper, to_lower = graph_distance(self.upper[1:-1]), graph_distance(self.lower[1:-1])
         mesh = weight[: len(to_upper)]  # a view: the tessellated points
         mesh[(to_lower < to_upper) & (to_lower <= 3)] = 1.0
@@ -62,7 +58,7 @@ class JawRig:
         # lens shape of a real mouth and the skin beside the corners stretches.
         half = float(np.linalg.norm(corner[1, :2] - corner[0, :2])) / 2
         to_corner = np.linalg.norm(p[:, None, :2] - corner[None, :, :2], axis=2).min(axis=1)
-        weight *= _smoothstep(to_corner / (0.9 * max(half, 1e-6)))
+        weight *= smoothstep(to_corner / (0.9 * max(half, 1e-6)))
         weight[[self.upper[0], self.upper[-1]]] = 0.0
         weight[468:] = 0.0  # irises
         self.weight = weight.astype(np.float32)
@@ -82,7 +78,7 @@ class JawRig:
 
         inner_y, outer_y = level(p[self.lower]), level(p[[61, *OUTER_LOWER, 291]])
         within = np.clip((p[:, 1] - inner_y) / np.maximum(outer_y - inner_y, 1e-3), 0.0, 1.0)
-        fade = 1.0 - _smoothstep((p[:, 1] - outer_y) / max(chin - float(outer[:, 1].mean()), 1e-6))
+        fade = 1.0 - smoothstep((p[:, 1] - outer_y) / max(chin - float(outer[:, 1].mean()), 1e-6))
         self.lower_carry = np.where(p[:, 1] <= outer_y, within, fade).astype(np.float32)
         lower_side = np.zeros(len(p), bool)  # nearer (along the mesh) to the lower lip than to the upper
         lower_side[: len(to_upper)] = to_lower < to_upper
@@ -278,7 +274,7 @@ class MouthFiller:
         # KEEP_STRETCH times its height the lips parted over a mouth the source did not show open.
         source_open = np.maximum(curve(rigid[self.lower, :2]) - curve(rigid[self.upper, :2]), 0.0)
         stretch = np.maximum(teeth_edge - top, 0.0) / np.maximum(source_open, 1e-3)
-        coverage *= np.where(t < teeth_edge, _smoothstep((stretch - KEEP_STRETCH) / 0.5), 1.0)
+        coverage *= np.where(t < teeth_edge, smoothstep((stretch - KEEP_STRETCH) / 0.5), 1.0)
         if float(coverage.max()) <= 0.0:
             return None
         # The bank's teeth stay by the upper lip; deeper the opening shades into the cavity (fully
@@ -286,7 +282,7 @@ class MouthFiller:
         height = np.maximum(curve(points[self.lower, :2]) - top, 1e-3)
         start = np.minimum(CAVITY_FROM[0] * height, CAVITY_FROM[1] * width)
         span = np.minimum(CAVITY_SPAN[0] * height, CAVITY_SPAN[1] * width)
-        depth = _smoothstep((t - top - start) / span)
-        slit = 1.0 - _smoothstep(height / SLIT_PIXELS - 0.5)
+        depth = smoothstep((t - top - start) / span)
+        slit = 1.0 - smoothstep(height / SLIT_PIXELS - 0.5)
         shade = 1.0 - (1.0 - CAVITY_SHADE) * np.maximum(depth, slit)
         return _Layout(box, contour, coverage, gap / width, shade[..., None].astype(np.float32))
