@@ -111,7 +111,7 @@ def training_example(clip: Path, openness: np.ndarray):
 
 
 def drive(clip: Path, speech: Path, out: Path, pose: str) -> Path:
-    """``clip``'s first frame speaking ``speech``, written to ``out``."""
+    """``clip``'s first frame speaking ``speech``, written to ``out`` (each drive independent of the ones before)."""
     from thead.io.image import write_image
     from thead.io.video import read_frames
     from thead.pipelines.drive_audio import drive_audio

@@ -183,3 +183,15 @@ def test_blockwise_features_match_whole_signal_librosa():
     np.testing.assert_allclose(features.loudness[:count], 20 * np.log10(np.maximum(rms[:count], 1e-5)), atol=0.05)
     centroid = librosa.feature.spectral_centroid(S=whole, sr=16000)[0]
     np.testing.assert_allclose(features.centroid[:count], centroid[:count], rtol=1e-3, atol=1.0)
+
+
+def test_phones_of_a_recording_do_not_depend_on_the_recordings_before_it(grid_truth):
+    """The Python API recognises many recordings in one process: each must get the phones a fresh process would."""
+    from thead.audio import recognize
+
+    first, second = (read_audio(path, 16000) for path in GRID[:2])
+    phones = lambda samples: recognize.recognize_phones(samples, [(0.0, len(samples) / 16000)])
+    recognize._decoder.cache_clear()
+    fresh = phones(second)
+    phones(first)
+    assert phones(second) == fresh

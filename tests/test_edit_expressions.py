@@ -19,10 +19,14 @@ BROWS = [70, 63, 105, 66, 107, 300, 293, 334, 296, 336]
 EYE_CORNERS = [33, 133, 362, 263]
 
 
-def face_shape(image: np.ndarray) -> dict[str, float]:
-    """Expression measures on the pose-free landmarks of ``image`` (inter-ocular units)."""
+def face_shape(image: np.ndarray, pose: geometry.HeadPose | None = None) -> dict[str, float]:
+    """Expression measures on the landmarks of ``image`` with ``pose`` (default: its own) removed (inter-ocular units).
+
+    Renders of a preset are measured in the source's pose: the presets do not turn the head, and a pose
+    re-estimated on each render moves with the mouth's shape (closing a smile tilts it by a few degrees).
+    """
     points = analyze_image(image).points
-    p = geometry.canonicalize(points, geometry.estimate_head_pose(points)).astype(np.float64)
+    p = geometry.canonicalize(points, pose or geometry.estimate_head_pose(points)).astype(np.float64)
     return {
         "corner_lift": p[[13, 14], 1].mean() - p[[61, 291], 1].mean(),  # corners above the lips' centre
         "brow_height": p[EYE_CORNERS, 1].mean() - p[BROWS, 1].mean(),
@@ -38,10 +42,11 @@ def rendered(astronaut) -> dict[str, dict[str, float]]:
     engine = WarpBackend(torch.device("cpu"))
     source = engine.prepare_source(astronaut)
     base = engine.source_motion(source)
-    shapes = {"source": face_shape(astronaut)}
+    pose = geometry.estimate_head_pose(analyze_image(astronaut).points)
+    shapes = {"source": face_shape(astronaut, pose)}
     for name in expressions.PRESETS:
         frame = engine.apply_edit(base, FrameEdit(expressions=((name, 1.0),)))
-        shapes[name] = face_shape(engine.render(source, frame, base, DriveOptions()))
+        shapes[name] = face_shape(engine.render(source, frame, base, DriveOptions()), pose)
     return shapes
 
 

@@ -14,6 +14,7 @@ from thead.motion.spaces import measure_face
 from thead.motion.talking import SPEECH_OPEN, mouth_edit
 
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "lipsync_grid.py"
+TALKING = Path(__file__).resolve().parents[2] / "shared" / "media" / "talking"
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +55,19 @@ def test_the_upper_lip_rises_as_the_mouth_opens(face):
     jaw_only = edits.set_mouth(shut, float(wide["mouth_open"]))
     outer_higher = (jaw_only["expression"][[0, 37, 267], 1] - wide["expression"][[0, 37, 267], 1]) / width
     assert np.all(outer_higher > 0.03)
+
+
+def test_opening_the_jaw_leaves_the_upper_lip_and_the_skin_above_it_in_place(face):
+    """Real speakers' outer upper lip stays or rises as the jaw drops; the jaw rig must not drag it down."""
+    shut = edits.set_mouth(face, 0.0)
+    wide = edits.set_mouth(shut, 0.45)
+    before, after = np.asarray(shut["expression"], np.float64), np.asarray(wide["expression"], np.float64)
+    width = np.linalg.norm(before[61, :2] - before[291, :2])
+    drop = (after[:, 1] - before[:, 1]) / width  # y grows down
+    assert float(wide["mouth_open"]) == pytest.approx(0.45, abs=0.01)
+    assert np.all(np.abs(drop[[0, 37, 39, 267, 269, 11, 12, 164]]) < 0.005)  # outer upper lip, its body, philtrum
+    assert np.all(drop[[17, 84, 314]] > 0.15) and drop[152] > 0.15  # lower lip and chin go down with the jaw
+    assert 0.03 < drop[61] < drop[17] and 0.03 < drop[291] < drop[17]  # the corners follow part of the way
 
 
 @pytest.mark.parametrize("open_to", [0.25, 0.45])

@@ -3,7 +3,9 @@
 As Rhubarb Lip Sync does, the decoder runs in ``allphone`` mode with the bundled phone language
 model (``en-us-phone.lm.bin``), which yields a timed ARPAbet phone string without a vocabulary.
 Only the speech segments found by voice activity are decoded, one utterance each (cut every
-``MAX_UTTERANCE`` seconds), so memory stays flat and silences cost nothing.
+``MAX_UTTERANCE`` seconds), so memory stays flat and silences cost nothing. The decoder is built once
+per process; its feature state (the cepstral mean adapts from one utterance to the next) is reset at the
+start of every recording, so a recording's phones never depend on the recordings recognised before it.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ def to_arpabet(symbol: str) -> str:
 def recognize_phones(samples: np.ndarray, segments: list[tuple[float, float]]) -> list[Phone]:
     """Timed ARPAbet phones of the ``segments`` (seconds) of 16 kHz mono ``samples``, ``SIL`` between them."""
     decoder = _decoder()
+    decoder.reinit_feat()  # adapt within this recording only
     phones: list[Phone] = []
     for start, end in _utterances(segments):
         first, last = round(start * SAMPLE_RATE), round(end * SAMPLE_RATE)

@@ -22,10 +22,13 @@ _IRISES = np.arange(468, 478)
 _MOUTH_CORNERS = np.array([61, 291, 78, 308])
 _INNER_LOWER = np.array([95, 88, 178, 87, 14, 317, 402, 318, 324])
 _INNER_UPPER = np.array([191, 80, 81, 82, 13, 312, 311, 310, 415])
+_UPPER_LIP_LINE = np.array([61, 78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 291])  # the opening's top edge
 # Brows (upper and lower contours) and their inner ends, by the subject's side.
 BROWS = {"right": ([70, 63, 105, 66, 107, 46, 53, 52, 65, 55], 55),
          "left": ([300, 293, 334, 296, 336, 276, 283, 282, 295, 285], 285)}
 BROW_REACH = 0.1  # inter-ocular units: the skin within about this distance moves with a brow
+_UPPER_LIP_HALF = 0.4  # mouth widths from the centre: above the opening and this close, it is the upper lip
+_UPPER_LIP_FADE = 0.2  # mouth widths over which the skin beside it fades back to following the jaw
 UPPER_LIP = [0, 37, 39, 40, 185, 267, 269, 270, 409, 13, 82, 81, 80, 191, 312, 311, 310, 415]
 NOSE_WINGS = [48, 64, 98, 278, 294, 327]
 
@@ -65,7 +68,8 @@ def set_eyes(frame: dict[str, np.ndarray], openness: float | tuple[float, float]
 
 
 def set_mouth(frame: dict[str, np.ndarray], openness: float) -> dict[str, np.ndarray]:
-    """Set mouth openness (inner-lip gap / mouth width) by lowering the jaw and lower lip."""
+    """Set mouth openness (inner-lip gap / mouth width) by moving the jaw and lower lip; the upper lip stays, its
+    inner edge taking 15 % of the change."""
     expr = np.array(frame["expression"], np.float64)
     width = np.linalg.norm(expr[geometry.MOUTH["left"]] - expr[geometry.MOUTH["right"]])
     delta = (max(float(openness), 0.0) - geometry.mouth_openness(expr)) * width
@@ -75,6 +79,14 @@ def set_mouth(frame: dict[str, np.ndarray], openness: float) -> dict[str, np.nda
     below = np.clip((expr[:, 1] - corner_y) / max(chin_y - corner_y, 1e-6) + 0.35, 0.0, 1.0)
     falloff = np.exp(-(((expr[:, 0] - centre_x) / (1.2 * width)) ** 2))
     weight = below * falloff
+    # The upper lip and the skin above it stay (real speakers' upper lip does not drop as the jaw opens): above the
+    # opening, only the cheeks beside the corners follow the jaw.
+    beside = np.clip((np.abs(expr[:, 0] - centre_x) / width - _UPPER_LIP_HALF) / _UPPER_LIP_FADE, 0.0, 1.0)
+    contour = expr[_UPPER_LIP_LINE, :2][np.argsort(expr[_UPPER_LIP_LINE, 0])]
+    upper = expr[:, 1] < np.interp(expr[:, 0], contour[:, 0], contour[:, 1])  # above the mouth's opening
+    corners = weight[_MOUTH_CORNERS]
+    weight[upper] *= beside[upper]
+    weight[_MOUTH_CORNERS] = corners
     weight[_INNER_UPPER] = 0.0
     weight[_INNER_LOWER] = 1.0
     expr[:, 1] += 0.85 * delta * weight

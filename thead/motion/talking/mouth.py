@@ -25,9 +25,10 @@ JAW_POWER = 1.5  # the opening grows faster than the jaw value: the articulation
 PARTED = (0.12, 0.16)  # a face whose lips are parted (openness) up to the first value keeps them so in silence, as
 # relaxed speakers do (2 of the 8 GRID speakers rest at ~0.13); fading to shut at the second: a portrait caught mid-word,
 # or smiling with its teeth showing, rests with its lips closed
-UPPER_LIFT = 0.15  # the upper lip rises this share of the opening (times the mouth width) as the mouth opens: real
-# speakers' upper lip goes up while the jaw drops (on GRID about a sixth of the opening), the jaw rig alone lowers it a
-# little (chosen among 0, 0.15, 0.3 by leave-one-clip-out landmark distance on GRID)
+UPPER_LIFT = 0.15  # the upper lip rises this share of the opening (times the mouth width) as the mouth opens, as
+# real speakers' does (the jaw rig, edits.set_mouth, keeps it still). 0.15 matches GRID speakers' outer upper-lip rise
+# per unit of openness; every leave-one-clip-out fold picks it among 0, 0.05, 0.1 and 0.15 (landmark distance cannot
+# tell these apart)
 UPPER_REACH = 0.15  # mouth widths: the skin this close to the upper lip rises with it
 LOWER_LIP = (146, 91, 181, 84, 17, 314, 405, 321, 375, 95, 88, 178, 87, 14, 317, 402, 318, 324)  # outer and inner
 CORNERS = (61, 291, 78, 308)
