@@ -29,7 +29,11 @@ MAX_TURN_DEG = 35.0  # relative head rotation beyond this is scaled back onto it
 FREE_SHIFT = 0.6
 MAX_SHIFT = 1.0
 SCALE_RANGE = (0.8, 1.25)  # relative head size (a driver leaning in or back)
-SHUT_MOUTH = 0.02  # driving mouth openness at or below which the mouth is shut firmly ...
+# Driving mouth openness at or below which the mouth is shut firmly. Openness is the 2D distance of paired inner-lip
+# points over the mouth width, so lips that touch but whose pairs are a pixel apart sideways measure about 0.02: a
+# closed mouth edited into the landmarks (drive-audio's silences) reads 0.023, and was left a slit showing the
+# source's teeth when the source's own mouth was open.
+SHUT_MOUTH = 0.03  # ...
 SHUT_PRESS = 0.1  # ... by pressing the lips this much (negative openness; see JawRig.set_openness), which hides
 # the source's own opening where its landmarks sit inside it; with the driver's picture, whose shut lips are laid
 # over the seam (see mouth.MouthFiller.fill), a light press keeps the lips' fullness
