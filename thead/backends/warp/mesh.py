@@ -5,12 +5,14 @@ boundary loops are the face oval, both eye openings and the inner lips; the open
 with strips between the upper and lower contours so that lids and lips can open and close. The
 mouth gets one more chain of vertices between its lips, the edge of the upper teeth: it stays
 with the skull when the jaw drops, so a mouth that was open in the source keeps its own teeth.
-Around the face, rings of anchor points let hair and neck follow the head with a falloff, and a
-fixed ring plus the crop border keep the background still; where the image edge cuts through the
-rings (a face filling the frame), the border anchors there follow the head like the rings at
-their distance, so hair and shoulders are not pinned to the frame edge. The rings follow roll, scale
-and shift of the head, and less as it turns out of the image plane (the face slides across the skull);
-they never follow the face's non-rigid motion (see MOVING_RINGS).
+Around the face, rings of anchor points let hair and neck follow the head with a falloff, and an
+outer ring plus the crop border keep the background still (the outer ring's anchors on long hair
+follow the head, see FIXED_RING_HAIR); where the image edge cuts through the rings (a face filling
+the frame), the border anchors there follow the head like the rings at their distance, so hair and
+shoulders are not pinned to the frame edge. The rings follow roll and shift of the head, its size
+only beyond the landmarks' own wobble (see the backend's SCALE_DEADBAND), and less as it turns out of
+the image plane (the face slides across the skull); they never follow the face's non-rigid motion
+(see MOVING_RINGS).
 """
 
 from __future__ import annotations
