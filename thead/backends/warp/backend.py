@@ -130,7 +130,7 @@ class WarpBackend(Backend):
                         step=2 * radius * box.scale / FIELD_STEPS_PER_FACE)
         paste_mask = box.paste_mask(_moving_mask(anchors, points, box.size))
         upper, lower = face_topology().mouth
-        lips = ShutLips(crop, points[upper], points[lower], mouth.gap(points))
+        lips = ShutLips(crop, points[upper], points[lower], mouth.source_gap)
         return WarpSource(image, box, crop, points, retargeter, anchors, warp, EyeTextures(crop, points),
                           mouth, lips, paste_mask, centre, radius)
 
