@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import stat
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -199,3 +201,49 @@ def test_unwritable_output_directory_is_refused(tmp_path, monkeypatch):
     with pytest.raises(OutputError) as refused:
         check_output_path(tmp_path / "o.mp4")
     assert refused.value.one_line() == f"error: output directory {tmp_path} is not writable — choose a writable directory"
+
+
+@pytest.fixture(params=["single thread", "another thread running"])
+def stop_arrives_during_creation(request, monkeypatch):
+    """SIGTERM sent the moment a partial file is created (while stop signals are held) raises on release.
+
+    With another thread running, the kernel hands the signal to that thread (the main thread masks it)
+    and Python runs the handler in the main thread at its next chance, inside the hold.
+    """
+    from thead.cli import Interrupted, raise_interrupted
+    from thead.io import atomic
+
+    idle = threading.Event()
+    if request.param == "another thread running":
+        threading.Thread(target=idle.wait, daemon=True).start()
+        request.addfinalizer(idle.set)
+
+    created = atomic.partial_path
+
+    def create_then_signal(folder, suffix):
+        path = created(folder, suffix)
+        os.kill(os.getpid(), signal.SIGTERM)  # held: delivered when the hold ends
+        return path
+
+    previous = signal.signal(signal.SIGTERM, raise_interrupted)
+    monkeypatch.setattr(atomic, "partial_path", create_then_signal)
+    yield Interrupted
+    signal.signal(signal.SIGTERM, previous)
+
+
+def test_stop_signal_while_the_partial_is_created_leaves_nothing(tmp_path, stop_arrives_during_creation):
+    output = atomic_path(tmp_path / "o.mp4")  # kept alive, as a traceback keeps it: no reliance on garbage collection
+    with pytest.raises(stop_arrives_during_creation):
+        with output:
+            pytest.fail("the block must not start: the signal is delivered before it")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_stop_signal_while_a_video_writer_opens_leaves_nothing(tmp_path, stop_arrives_during_creation):
+    from thead.io.video import VideoWriter
+
+    writer = VideoWriter(tmp_path / "o.mp4", fps=25)  # kept alive, as the interruption's traceback keeps it
+    with pytest.raises(stop_arrives_during_creation):
+        with writer:
+            pytest.fail("the block must not start: the signal is delivered before it")
+    assert list(tmp_path.iterdir()) == []

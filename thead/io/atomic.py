@@ -13,8 +13,10 @@ import re
 import signal
 import stat
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from thead.errors import OutputError
 from thead.signals import STOP_SIGNALS
@@ -98,10 +100,7 @@ def atomic_path(output: str | os.PathLike) -> Iterator[Path]:
     errors such as a full disk become :class:`OutputError` naming ``output``.
     """
     out = Path(output)
-    tmp: Path | None = None
-    try:
-        with signals_held():  # a stop signal between creating the file and owning it would leak it
-            tmp = partial_path(out.parent if str(out.parent) else Path("."), output_suffix(out))
+    with temporary_path(out.parent if str(out.parent) else Path("."), output_suffix(out)) as tmp:
         try:
             yield tmp
             os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; outputs get the usual permissions
@@ -109,23 +108,66 @@ def atomic_path(output: str | os.PathLike) -> Iterator[Path]:
         except OSError as exc:
             raise OutputError(f"cannot write {out} ({exc.strerror or exc})",
                               "check the free disk space and the output path") from exc
+
+
+@contextlib.contextmanager
+def temporary_path(folder: Path, suffix: str) -> Iterator[Path]:
+    """A new :func:`partial_path` in ``folder``, removed when the block ends, however it ends.
+
+    A stop signal that arrives while the file is created is delivered once it is owned (inside the
+    ``try``), so the file is removed even then.
+    """
+    path: Path | None = None
+    try:
+        with signals_held():
+            path = partial_path(folder, suffix)
+        yield path
     finally:
-        if tmp is not None:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+        if path is not None:
+            path.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
 def signals_held() -> Iterator[None]:
-    """Hold the stop signals (SIGINT, SIGTERM, SIGHUP) until the block ends; they are delivered right after it."""
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    """Hold the stop signals (SIGINT, SIGTERM, SIGHUP) until the block ends; they are delivered right after it.
+
+    The signal mask keeps them from this thread and from children started in the block. Another thread
+    (rich's refresher, torch's pool) may still take a signal sent to the process, and Python then runs
+    the handler in the main thread at any moment, so in the main thread the handlers are also swapped for
+    a recorder while the block runs, and what it recorded goes to the real handlers afterwards.
+    """
+    pending: list[int] = []
+    previous_handlers = _swap_handlers(lambda signum, frame: pending.append(signum))
+    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS) if hasattr(signal, "pthread_sigmask") else None
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)
+        if previous_mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)  # masked signals reach the restored handlers
+        for signum in dict.fromkeys(pending):
+            _deliver(signum, previous_handlers[signum])
+
+
+def _swap_handlers(handler) -> dict[int, Any]:
+    """Install ``handler`` for the stop signals that have a Python-level handler; return the previous ones."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}  # handlers can only be changed, and only run, in the main thread
+    previous = {}
+    for signum in STOP_SIGNALS:
+        current = signal.getsignal(signum)
+        if current is not None:  # None: installed outside Python, cannot be restored
+            previous[signum] = signal.signal(signum, handler)
+    return previous
+
+
+def _deliver(signum: int, handler: Any) -> None:
+    """Act on a held signal as ``handler`` would have when it arrived."""
+    if callable(handler):
+        handler(signum, None)
+    elif handler == signal.SIG_DFL:
+        signal.raise_signal(signum)
 
 
 def _umask() -> int:

@@ -178,10 +178,17 @@ class VideoWriter:
         self._video_only: Path | None = None
 
     def __enter__(self) -> VideoWriter:
-        with signals_held():  # until __enter__ returns, an interruption would skip __exit__ and leak the file
-            self._stack = contextlib.ExitStack()
-            self._target = self._stack.enter_context(atomic_path(self.path))
-            self._log = self._stack.enter_context(tempfile.TemporaryFile())
+        stack = contextlib.ExitStack()
+        try:
+            # a stop signal held here is delivered as the hold ends, still inside __enter__, where
+            # __exit__ will never run: unwind the stack here so the partial file goes with it
+            with signals_held():
+                self._target = stack.enter_context(atomic_path(self.path))
+                self._log = stack.enter_context(tempfile.TemporaryFile())
+        except BaseException as error:
+            stack.__exit__(type(error), error, error.__traceback__)
+            raise
+        self._stack = stack
         return self
 
     def write(self, frame: np.ndarray) -> None:

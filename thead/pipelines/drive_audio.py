@@ -23,7 +23,7 @@ from thead import __version__
 from thead.backends import DEFAULT_BACKEND, DriveOptions, resolve_backend
 from thead.backends.base import Backend
 from thead.errors import BadInputError, UsageError
-from thead.io.atomic import atomic_path, check_output_path
+from thead.io.atomic import atomic_path, check_output_path, temporary_path
 from thead.io.formats import output_kind
 from thead.motion.track import MotionTrack
 from thead.pipelines.media import naming, open_source, prepared_frames, write_track
@@ -164,21 +164,9 @@ def _speech(audio, text, voice, rate, speech_out, folder: Path, outputs: context
 
     speech = synthesize(text, voice=voice, rate=rate, notes=reporter)
     sound = outputs.enter_context(atomic_path(speech_out)) if speech_out is not None else \
-        outputs.enter_context(_temporary_wav(folder))
+        outputs.enter_context(temporary_path(folder, ".wav"))
     _write_wav(sound, speech.samples, speech.sample_rate)
     return _resample(speech.samples, speech.sample_rate), sound, speech
-
-
-@contextlib.contextmanager
-def _temporary_wav(folder: Path) -> Iterator[Path]:
-    from thead.io.atomic import partial_path, signals_held
-
-    with signals_held():
-        path = partial_path(folder, ".wav")
-    try:
-        yield path
-    finally:
-        path.unlink(missing_ok=True)
 
 
 def _write_wav(path: Path, samples: np.ndarray, sample_rate: int) -> None:
