@@ -84,6 +84,21 @@ def test_mouth_edit_is_absolute_so_it_replaces_a_frames_own_lips(warp):
     assert float(mouth_edit(talking, "landmarks", 0.0, 0, 0, 0)["mouth_open"]) < 0.01  # openness alone needs no rest
 
 
+def test_the_portraits_own_mouth_is_kept_until_the_speech_begins(warp):
+    from thead.motion.talking.mouth import rest_openness
+
+    base = warp[2]
+    own = float(base["mouth_open"])
+    assert rest_openness(own) < own - 0.05  # the astronaut's smile shows teeth: she rests closed once she has spoken
+    opening = speech_motion(_speech(), base, "landmarks", pose="still", blink_rate=0).channels["mouth_open"]
+    t = np.arange(len(opening)) / FPS
+    assert np.allclose(opening[t < 0.75], own, atol=1e-3)  # the video starts on the portrait as given
+    assert np.allclose(opening[(t > 6.2) & (t < 8.8)], rest_openness(own), atol=0.01)  # a pause after speaking
+    silent = _speech(talking=())
+    kept = speech_motion(silent, base, "landmarks", pose="still", blink_rate=0).channels["mouth_open"]
+    assert np.allclose(kept, own, atol=1e-3)  # no speech at all: the mouth never moves
+
+
 def test_liveportrait_mouth_moves_lip_ratio_and_keypoints_in_the_right_direction():
     rest = get_space("liveportrait").rest_frame()
     shut, wide = (mouth_edit(rest, "liveportrait", jaw, 0, 0, 0) for jaw in (0.0, 1.0))

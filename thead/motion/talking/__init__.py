@@ -33,6 +33,9 @@ LP_BROWS = 12.0  # liveportrait: eyebrow slider units at full emphasis
 MOUTH_STEP = 3  # decimals of the articulation values a mouth shape is made for
 MOUTH_CACHE = 512
 FIELDS = ("jaw", "spread", "closure", "teeth", "speech", "energy", "emphasis")
+LEAD_IN_FADE = 0.2  # seconds before the first speech over which the portrait's own mouth opening gives way to the
+# speaking rest (mouth.rest_openness): the video starts on the portrait as given, as a speaker holds their mouth
+# until they begin (GRID speakers whose first frame is open, at 0.15-0.3, keep it so until their first word)
 
 
 def speech_motion(articulation, base: dict[str, np.ndarray], space: str, *, pose: str = "natural",
@@ -80,16 +83,29 @@ def speech_frames(articulation, base: dict[str, np.ndarray], space: str, *, pose
     if blinks is not None:
         closure = np.clip(np.nan_to_num(np.asarray(blinks, np.float64)), 0.0, 1.0)
     lift = edits.brow_shift(rest, up=BROW_LIFT) if space != "liveportrait" else None  # scaled per frame
+    keep = _lead_in(curves["speech"], fps)
     shapes: dict[tuple[float, ...], dict[str, np.ndarray]] = {}  # mouths already made (silences repeat one)
     for index in range(count):
         key = tuple(round(float(curves[name][index]), MOUTH_STEP) for name in ("jaw", "spread", "closure", "teeth"))
+        key += (round(float(keep[index]), MOUTH_STEP),)
         if key not in shapes:
             if len(shapes) >= MOUTH_CACHE:
                 shapes.clear()
-            shapes[key] = mouth_edit(rest, space, *key)
+            shapes[key] = mouth_edit(rest, space, *key[:4], keep=key[4])
         frame = shapes[key]
         yield _face(frame, rest, space, moves.angles[index], moves.gaze[index], float(moves.brows[index]),
                     float(closure[index]), lift)
+
+
+def _lead_in(speech: np.ndarray, fps: float) -> np.ndarray:
+    """Per frame, how much the portrait's own mouth opening is kept: 1 until :data:`LEAD_IN_FADE` seconds before
+    the first frame of speech (activity >= 0.5), falling smoothly to 0 there; 0 throughout if it starts speaking."""
+    voiced = np.flatnonzero(speech >= 0.5)
+    if voiced.size == 0:
+        return np.ones(len(speech))
+    to_onset = (voiced[0] - np.arange(len(speech))) / fps  # seconds until the first speech
+    fade = np.clip(to_onset / LEAD_IN_FADE, 0.0, 1.0)
+    return fade * fade * (3.0 - 2.0 * fade)
 
 
 def _biased(base: dict[str, np.ndarray], space: str, expressions: tuple[tuple[str, float], ...]) -> dict[str, np.ndarray]:

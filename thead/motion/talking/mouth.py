@@ -55,18 +55,21 @@ def rest_openness(face_openness: float) -> float:
 
 
 def mouth_edit(frame: dict[str, np.ndarray], space: str, jaw: float, spread: float, closure: float, teeth: float,
-               rest: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+               rest: dict[str, np.ndarray] | None = None, keep: float = 0.0) -> dict[str, np.ndarray]:
     """``frame`` (a motion frame of ``space``) with its mouth set from one frame of articulation.
 
     ``jaw`` 0..1 opens the mouth from its rest (:func:`rest_openness`) up to :data:`SPEECH_OPEN` (as
     ``jaw ** JAW_POWER``), the upper lip rising a little (:data:`UPPER_LIFT`) as the lower one drops; ``spread``
     -1 (rounded, OO) .. 1 (spread, EE); ``closure`` 0..1 presses the lips shut (M, B, P) whatever the jaw; ``teeth``
-    0..1 tucks the lower lip under the upper teeth (F, V). The input frame is not modified.
+    0..1 tucks the lower lip under the upper teeth (F, V). ``keep`` 0..1 moves the rest opening towards the
+    face's own (1: a mouth caught mid-word keeps its opening too). The input frame is not modified.
     """
     spread = float(np.clip(spread, -1.0, 1.0))
     closure = float(np.clip(closure, 0.0, 1.0))
     teeth = float(np.clip(teeth, 0.0, 1.0))
-    parted = rest_openness(float((frame if rest is None else rest)["mouth_open"]))
+    own = float((frame if rest is None else rest)["mouth_open"])
+    keep = float(np.clip(keep, 0.0, 1.0))
+    parted = (1.0 - keep) * rest_openness(own) + keep * own
     target = openness(jaw, closure, parted)
     if space == "landmarks":
         return _lift_upper_lip(_landmarks(frame, target, spread, closure, teeth, rest), max(target - parted, 0.0))
