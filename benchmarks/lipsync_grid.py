@@ -15,6 +15,11 @@ mouth openness (ours / real), the mean error of mouth width and of the outer upp
 (ours - real, pose-free units; y grows down), and the landmark distance in silence and in speech
 (ours / still first frame), silence being where silero-vad hears no voice.
 
+``--oracle`` adds, per clip, the same first frame driven by the *real* speaker's measured mouth opening
+(no audio: each frame's jaw set so the opening matches the real one, the rest of the drive as above):
+the landmark-distance gain the renderer's mouth reaches when the opening is exactly right, which
+bounds what any better audio model can give through the opening alone.
+
 Issue 11's bar: mean r >= 0.65 with the best lag within +-1 frame at 25 fps, LMD gain >= 0.35.
 
 The mouth model (``thead.audio.mouth_model``) is fitted on GRID clips, so every GRID clip is driven
@@ -23,7 +28,7 @@ for fitting, gets the model fitted on all of them. ``--write-model`` refits the 
 every GRID clip (``thead/audio/data/grid_mouth.safetensors``) before evaluating.
 
     python benchmarks/lipsync_grid.py [--media ../shared/media/talking] [--clips grid_bbaf2n ...] [--pose still]
-                                      [--no-chance] [--write-model] [--diagnose]
+                                      [--no-chance] [--write-model] [--diagnose] [--oracle]
 """
 
 from __future__ import annotations
@@ -122,6 +127,27 @@ def drive(clip: Path, speech: Path, out: Path, pose: str) -> Path:
     return out
 
 
+def drive_opening(clip: Path, opening: np.ndarray, out: Path) -> Path:
+    """``clip``'s first frame with its mouth opened to ``opening`` per frame (head, eyes and brows still)."""
+    import torch
+
+    from thead.backends import get_backend_class
+    from thead.backends.base import DriveOptions
+    from thead.io.video import VideoWriter, read_frames
+    from thead.motion.talking.mouth import JAW_POWER, SPEECH_OPEN, mouth_edit, rest_openness
+
+    backend = get_backend_class("warp")(torch.device("cpu"))
+    source = backend.prepare_source(read_frames(clip, 1)[0])
+    base = backend.source_motion(source)
+    rest = rest_openness(float(base["mouth_open"]))
+    with VideoWriter(out, 25.0) as writer:
+        for value in opening:
+            jaw = float(np.clip((value - rest) / (SPEECH_OPEN - rest), 0.0, 1.0)) ** (1.0 / JAW_POWER)
+            writer.write(backend.render(source, mouth_edit(base, "landmarks", jaw, 0.0, 0.0, 0.0), base,
+                                        DriveOptions(paste_back=True)))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     shared = Path(os.environ.get("THEAD_SHARED", Path(__file__).resolve().parents[2] / "shared"))
@@ -131,6 +157,7 @@ def main() -> None:
     parser.add_argument("--write-model", action="store_true", help="refit the shipped mouth model on all GRID clips")
     parser.add_argument("--no-chance", action="store_true", help="skip the other-audio baseline")
     parser.add_argument("--diagnose", action="store_true", help="per clip: amplitude, width, lip height, LMD by voice")
+    parser.add_argument("--oracle", action="store_true", help="also drive each clip by its real mouth opening (no audio)")
     args = parser.parse_args()
     clips = [args.media / name for name in args.clips] if args.clips else \
         sorted(args.media.glob("grid_*.mpg")) + sorted(args.media.glob("hdtf_*.mp4"))
@@ -164,6 +191,11 @@ def main() -> None:
             rows.append(row)
             print(f"{row['clip']}: r {r:.3f} lag {lag:+d} LMD gain {row['lmd']:+.3f} chance r {row['chance']:.3f}",
                   flush=True)
+            if args.oracle:
+                oracle_open, oracle_points = mouth_series(drive_opening(clip, real_open, Path(tmp) / f"{clip.stem}-real.mp4"))
+                row["oracle"] = lmd_gain(oracle_points, real_points)
+                print(f"  driven by the real opening: r {best_correlation(oracle_open, real_open)[0]:.3f} "
+                      f"LMD gain {row['oracle']:+.3f}", flush=True)
             if args.diagnose:
                 speech = voice_activity(clip, len(real_open))
                 print(f"  {diagnosis(made_open, made_points, real_open, real_points, speech)}", flush=True)
@@ -176,6 +208,9 @@ def main() -> None:
         within = sum(abs(row["lag"]) <= 1 for row in on_grid)
         print(f"| **GRID mean** | **{mean['r']:.3f}** | {within}/{len(on_grid)} within ±1 | **{mean['lmd']:+.3f}** "
               f"| {mean['chance']:.3f} |")
+        if args.oracle:
+            print(f"\ndriven by the real opening (no audio), GRID mean LMD gain: "
+                  f"{np.mean([row['oracle'] for row in on_grid]):+.3f}")
         print(f"\nbar (issue 11): mean r >= 0.65 -> {'met' if mean['r'] >= 0.65 else 'NOT met'}; "
               f"lags within ±1 -> {'met' if within == len(on_grid) else 'NOT met'}; "
               f"LMD gain >= 0.35 -> {'met' if mean['lmd'] >= 0.35 else 'NOT met'}")
