@@ -104,7 +104,7 @@ def test_hair_ignores_size_jitter_but_follows_a_lean(warp_backend, warp_source, 
     driving = dict(motion, scale=np.float32(float(motion["scale"]) * ratio))
     target = warp_source.retargeter.target(driving, motion, "all")
     anchors = warp_source.anchors
-    moved = _anchor_targets(warp_source, target)
+    moved = _anchor_targets(warp_source, target, np.zeros(2))
     centre = warp_source.box.to_crop(warp_source.retargeter.pose.translation[None])[0, :2]
     hair = anchors.weight == 1.0
     assert hair.sum() > 10

@@ -41,8 +41,11 @@ def fill_gaps(points: Sequence[np.ndarray | None]) -> tuple[np.ndarray, np.ndarr
     return filled.reshape((len(points), *stacked.shape[1:])), valid
 
 
-def track_faces(frames: Iterable[np.ndarray], face_index: int = 0) -> list[np.ndarray | None]:
+def track_faces(frames: Iterable[np.ndarray], face_index: int = 0,
+                observe: Callable[[np.ndarray, np.ndarray | None], None] | None = None) -> list[np.ndarray | None]:
     """Landmarks [478, 3] (pixels) of the tracked face in each frame, None where none is found.
+
+    ``observe(frame, landmarks)`` is called on each frame as it is tracked (the frames are read once).
 
     A tracker measures its first face from a fresh detection and every later one from the previous
     frame's landmarks, and the two modes place the mesh differently: on a still head about 1 % of the
@@ -58,6 +61,8 @@ def track_faces(frames: Iterable[np.ndarray], face_index: int = 0) -> list[np.nd
             if face is not None and not found:
                 face, found = tracker.track(frame) or face, True
             points.append(None if face is None else face.points)
+            if observe is not None:
+                observe(frame, points[-1])
     return points
 
 

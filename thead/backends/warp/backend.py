@@ -17,7 +17,8 @@ from thead.backends.warp.mesh import MESH_POINTS, Anchors, build_anchors, face_t
 from thead.backends.warp.mouth import MouthFiller
 from thead.backends.warp.paste import CropBox, PasteMask, face_crop
 from thead.backends.warp.person import person_probability
-from thead.backends.warp.retarget import DRIVEN_SHUT_PRESS, SHUT_PRESS, Retargeter, Target
+from thead.backends.warp.retarget import DRIVEN_SHUT_PRESS, MOVES, SHUT_PRESS, Retargeter, Target
+from thead.backends.warp.torso import TorsoTracker
 from thead.backends.warp.warp import MeshWarp
 from thead.face import analyze_image, geometry
 from thead.face.types import Face
@@ -60,7 +61,7 @@ def _moving_mask(anchors: Anchors, points: np.ndarray, size: tuple[int, int]) ->
     """Where the warp may move pixels: inside the hull of the face and its moving anchors."""
     import cv2
 
-    moving = np.concatenate([points[:MESH_POINTS, :2], anchors.points[anchors.weight > 0, :2]])
+    moving = np.concatenate([points[:MESH_POINTS, :2], anchors.points[(anchors.weight > 0) | anchors.torso, :2]])
     mask = np.zeros((size[1], size[0]), np.uint8)
     cv2.fillConvexPoly(mask, cv2.convexHull(np.round(moving).astype(np.int32)), 1)
     return cv2.dilate(mask, np.ones((15, 15), np.uint8))
@@ -89,11 +90,13 @@ class WarpBackend(Backend):
         Lips and brows are smoothed at EXPRESSIVE_SMOOTHING times ``smooth``: they move fast
         (syllables, brow flashes) and full-strength smoothing would mute them to about 0.6-0.8 of
         the driver's amplitude; the rest of the face, which carries the pose, is smoothed fully.
+        The driver's torso shift (:mod:`thead.backends.warp.torso`) is the optional ``body`` channel.
         """
         from thead.motion.extract import fill_gaps, motion_from_points, track_faces
         from thead.motion.smooth import smooth_track
 
-        points, valid = fill_gaps(track_faces(frames, face_index))
+        torso = TorsoTracker()
+        points, valid = fill_gaps(track_faces(frames, face_index, observe=torso.observe))
         tracked = points  # eye openness is read before smoothing, which would flatten 2-4 frame blinks
         if on_missing and not valid.all():
             on_missing(int((~valid).sum()), len(valid))
@@ -103,7 +106,9 @@ class WarpBackend(Backend):
             light = smooth_track(points[:, rows] / size, fps, smooth * EXPRESSIVE_SMOOTHING) * size
             points = smooth_track(points / size, fps, smooth) * size
             points[:, rows] = light
-        return motion_from_points(points, fps, valid, smooth=0.0, unsmoothed=tracked)
+        track = motion_from_points(points, fps, valid, smooth=0.0, unsmoothed=tracked)
+        track.channels["body"] = smooth_track(torso.shifts(), fps, smooth)
+        return track
 
     def prepare_source(self, image: np.ndarray, face_index: int = 0, face: Face | None = None) -> WarpSource:
         """Analyse the portrait and precompute the crop, mesh, anchors, rigs and textures."""
@@ -135,8 +140,9 @@ class WarpBackend(Backend):
                           mouth, lips, paste_mask, centre, radius)
 
     def source_motion(self, source: WarpSource) -> dict[str, np.ndarray]:
-        """The source's own motion frame (space ``landmarks``)."""
-        return {name: np.copy(value) for name, value in source.retargeter.motion.items()}
+        """The source's own motion frame (space ``landmarks``); its torso is where it is (``body`` 0)."""
+        return {**{name: np.copy(value) for name, value in source.retargeter.motion.items()},
+                "body": np.zeros(2, np.float32)}
 
     def apply_edit(self, frame: dict[str, np.ndarray], edit: FrameEdit) -> dict[str, np.ndarray]:
         """Pose, eyes, mouth, gaze, smile and expression presets on a ``landmarks`` frame (:mod:`thead.motion.edits`)."""
@@ -156,7 +162,8 @@ class WarpBackend(Backend):
         points = source.box.to_crop(target.points)
         rigid = source.box.to_crop(target.rigid_points)
         teeth = source.mouth.teeth_edge(points, rigid)
-        vertices = np.concatenate([points[:MESH_POINTS], teeth, _anchor_targets(source, target)])
+        body = _torso_shift(driving, reference) if MOVES[options.region][0] else np.zeros(2)
+        vertices = np.concatenate([points[:MESH_POINTS], teeth, _anchor_targets(source, target, body)])
         texture = source.eyes.texture(target.gaze_shift, target.eye_closure)
         texture = source.lips.texture(texture, source.mouth.gap(points))
         frame = source.warp.apply(texture, vertices, vertices[:, 2])
@@ -189,12 +196,21 @@ def _anchor_scale(ratio: float) -> float:
     return float(np.exp(np.sign(change) * max(abs(change) - SCALE_DEADBAND, 0.0)))
 
 
-def _anchor_targets(source: WarpSource, target: Target) -> np.ndarray:
-    """Anchor positions for this frame: the head's rigid motion, weighted.
+def _torso_shift(driving: dict[str, np.ndarray], reference: dict[str, np.ndarray] | None) -> np.ndarray:
+    """The driver's torso shift since the reference frame (inter-ocular spans); none in absolute mode or without
+    the optional ``body`` channel."""
+    if reference is None or "body" not in driving or "body" not in reference:
+        return np.zeros(2)
+    return np.asarray(driving["body"], np.float64) - np.asarray(reference["body"], np.float64)
+
+
+def _anchor_targets(source: WarpSource, target: Target, torso_shift: np.ndarray) -> np.ndarray:
+    """Anchor positions for this frame: the head's rigid motion, weighted, and the driver's torso shift.
 
     Anchors move as points in the image plane through the head's centre, so roll, scale and shift carry
     hair and neck along by their ring's weight; that share fades as the head turns out of the image
     plane (:meth:`Anchors.turn_share`), since a turn slides the face across a skull whose outline stays.
+    Anchors on the torso (:attr:`Anchors.torso`) move by ``torso_shift`` (inter-ocular spans) instead.
     """
     anchors, src_pose, box = source.anchors, source.retargeter.pose, source.box
     change = target.rotation @ src_pose.rotation.T
@@ -205,5 +221,6 @@ def _anchor_targets(source: WarpSource, target: Target) -> np.ndarray:
     local[:, 2] = 0.0
     moved = local @ (change * _anchor_scale(target.scale / src_pose.scale)).T + centre_dst
     out = anchors.points + (share * anchors.weight)[:, None] * (moved - anchors.points)
+    out[anchors.torso, :2] = anchors.points[anchors.torso, :2] + torso_shift * src_pose.scale * box.scale
     out[:, 2] = anchors.points[:, 2]
     return out

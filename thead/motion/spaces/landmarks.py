@@ -11,6 +11,9 @@ LANDMARKS = MotionSpace(
     channels=COMMON + (
         Channel("expression", (478, 3), (-100.0, 100.0), "inter-ocular distances",
                 "pose-free, size-free landmarks: R^T (points - centre) / scale"),
+        Channel("body", (2,), (-100.0, 100.0), "inter-ocular distances",
+                "shift (x, y) of the torso in the picture since the first frame, in that face's inter-ocular spans",
+                optional=True),
     ),
     rest=None,  # a neutral mesh is a face's own: start from face_motion() of the portrait
 )

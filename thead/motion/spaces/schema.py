@@ -34,6 +34,7 @@ class Channel:
     unit: str
     doc: str
     common: bool = False
+    optional: bool = False  # a track may leave it out (older files, drivers that cannot measure it)
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,9 @@ class MotionSpace:
         self.validate_channels(track.channels, where)
 
     def validate_channels(self, channels: Mapping[str, object], where: str = TRACK) -> None:
-        """Every channel present, float32, [T, *shape] with the same T >= 1, finite and within bounds."""
-        missing = [name for name in self.names if name not in channels]
+        """Every required channel present (optional ones may be absent), float32, [T, *shape] with the same T >= 1,
+        finite and within bounds."""
+        missing = [channel.name for channel in self.channels if channel.name not in channels and not channel.optional]
         if missing:
             raise BadInputError(f"{where}: missing channel(s) {', '.join(missing)} of space '{self.name}'", HINT)
         unknown = sorted(set(channels) - set(self.names))
@@ -85,13 +87,14 @@ class MotionSpace:
             raise BadInputError(f"{where}: unknown channel(s) {', '.join(unknown)} for space '{self.name}' "
                                 f"(it has: {', '.join(self.names)})", HINT)
         frames = None
-        for channel in self.channels:
+        present = [channel for channel in self.channels if channel.name in channels]
+        for channel in present:
             value = channels[channel.name]
             _check_channel(channel, value, where)
             if frames is None:
                 frames = len(value)
             elif len(value) != frames:
-                raise BadInputError(f"{where}: channels differ in length: '{self.channels[0].name}' has "
+                raise BadInputError(f"{where}: channels differ in length: '{present[0].name}' has "
                                     f"{frames} frames, '{channel.name}' has {len(value)}", HINT)
         if not frames:
             raise BadInputError(f"{where}: the track has no frames", HINT)

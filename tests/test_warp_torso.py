@@ -1,0 +1,99 @@
+"""The driver's torso sway: measured on the driving frames (``body`` channel), carried onto the source's torso."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from thead.backends.base import DriveOptions
+from thead.backends.warp.torso import TorsoTracker
+from thead.errors import BadInputError
+from thead.motion.spaces import get_space
+from thead.motion.track import MotionTrack
+
+SHIFT = np.array([4.0, 2.5])  # pixels
+
+
+def _swayed(image: np.ndarray, below: int, shift: np.ndarray) -> np.ndarray:
+    """``image`` whose rows from ``below`` down are moved by ``shift`` (x, y) pixels: a torso swaying, a head still."""
+    moved = cv2.warpAffine(image, np.float32([[1, 0, shift[0]], [0, 1, shift[1]]]), image.shape[1::-1],
+                           borderMode=cv2.BORDER_REFLECT)
+    out = image.copy()
+    out[below:] = moved[below:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def face_points(astronaut) -> np.ndarray:
+    from thead.face import analyze_image
+
+    return analyze_image(astronaut).points
+
+
+def test_the_tracker_measures_a_torso_sway_in_inter_ocular_spans(astronaut, face_points):
+    below = int(face_points[152, 1]) + 20
+    tracker = TorsoTracker()
+    for step in (0.0, 0.5, 1.0):
+        tracker.observe(_swayed(astronaut, below, step * SHIFT), face_points)
+    span = np.linalg.norm(face_points[263, :2] - face_points[33, :2])
+    np.testing.assert_allclose(tracker.shifts() * span, [[0, 0], 0.5 * SHIFT, SHIFT], atol=0.25)
+
+
+def test_the_tracker_reads_zero_before_any_face_and_where_no_torso_shows(astronaut, face_points):
+    tracker = TorsoTracker()
+    tracker.observe(astronaut, None)  # no face yet: nothing to follow
+    head_only = astronaut[: int(face_points[152, 1]) - 5]  # cut above the chin: no torso in the picture
+    tracker.observe(head_only, face_points)
+    tracker.observe(head_only, face_points)
+    np.testing.assert_array_equal(tracker.shifts(), np.zeros((3, 2)))
+
+
+def test_driving_frames_give_a_body_channel_that_validates(warp_backend, astronaut, face_points):
+    below = int(face_points[152, 1]) + 20
+    frames = [_swayed(astronaut, below, step * SHIFT) for step in np.linspace(0.0, 1.0, 6)]
+    track = warp_backend.extract_motion(frames, 25.0, smooth=0.0)
+    body = track.channels["body"]
+    assert body.shape == (6, 2) and body.dtype == np.float32
+    span = float(track.channels["scale"][0])
+    np.testing.assert_allclose(body[-1] * span, SHIFT, atol=0.3)
+    get_space("landmarks").validate(track)
+
+
+def test_body_is_optional_in_landmark_tracks_but_checked_when_present(warp_backend, warp_source):
+    frame = warp_backend.source_motion(warp_source)
+    channels = {name: np.asarray(value, np.float32)[None] for name, value in frame.items()}
+    space = get_space("landmarks")
+    space.validate(MotionTrack(25.0, "landmarks", {k: v for k, v in channels.items() if k != "body"}))  # older files
+    with pytest.raises(BadInputError, match="channel 'body' has shape"):
+        space.validate(MotionTrack(25.0, "landmarks", dict(channels, body=np.zeros((1, 3), np.float32))))
+
+
+def test_the_source_torso_follows_the_body_shift_and_the_head_stays(warp_backend, warp_source, astronaut):
+    from thead.backends.warp.backend import _anchor_targets
+
+    motion = warp_backend.source_motion(warp_source)
+    shift = np.array([0.06, 0.04])  # inter-ocular spans
+    driving = dict(motion, body=(motion["body"] + shift).astype(np.float32))
+    target = warp_source.retargeter.target(driving, motion, "all")
+    anchors = warp_source.anchors
+    assert anchors.torso.sum() >= 3  # the astronaut's shoulders
+    moved = _anchor_targets(warp_source, target, shift)
+    pixels = shift * float(motion["scale"]) * warp_source.box.scale
+    np.testing.assert_allclose(moved[anchors.torso, :2] - anchors.points[anchors.torso, :2],
+                               np.broadcast_to(pixels, (int(anchors.torso.sum()), 2)), atol=1e-4)
+    np.testing.assert_array_equal(moved[~anchors.torso], anchors.points[~anchors.torso])  # no head motion asked
+
+    out = warp_backend.render(warp_source, driving, motion, DriveOptions())
+    chin = int(warp_source.points[152, 1] / warp_source.box.scale + warp_source.box.y0)
+    face = slice(chin - 150, chin - 60)
+    assert np.abs(out[face].astype(int) - astronaut[face]).max() == 0  # the head does not move
+    absolute = warp_backend.render(warp_source, driving, None, DriveOptions())  # no reference: no sway to apply
+    still = warp_backend.render(warp_source, motion, None, DriveOptions())
+    np.testing.assert_array_equal(absolute, still)
+    grey = [cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32) for image in (astronaut, out)]
+    box = warp_source.box
+    at = anchors.points[anchors.torso, :2] / box.scale + [box.x0, box.y0]  # the torso anchors, image pixels
+    (x0, y0), (x1, y1) = np.floor(at.min(axis=0)).astype(int), np.ceil(at.max(axis=0)).astype(int)
+    seen, _ = cv2.phaseCorrelate(grey[0][y0:y1, x0:x1], grey[1][y0:y1, x0:x1])
+    assert np.linalg.norm(np.array(seen) - pixels) < 0.5 * np.linalg.norm(pixels), (seen, pixels)
