@@ -16,7 +16,9 @@ import numpy as np
 from thead.backends.warp.mesh import face_topology
 from thead.backends.warp.person import person_probability
 
-CORNERS = 120  # torso corners followed
+CORNERS = 60  # torso corners followed
+WINDOW = (15, 15)  # LK window, pixels
+LEVELS = 2  # LK pyramid levels above the full picture (sways are a few pixels)
 MIN_FOLLOWED = 0.5  # share of the corners LK must follow for a frame's shift to count
 BELOW_CHIN = 0.1  # face radii below the chin where the torso begins
 FACE_MARGIN = 1.1  # the face oval grown by this, kept out of the torso
@@ -46,8 +48,8 @@ class TorsoTracker:
     def _shift(self, grey: np.ndarray) -> np.ndarray:
         if self._corners is None or len(self._corners) < 8:
             return np.zeros(2)
-        moved, followed, _ = cv2.calcOpticalFlowPyrLK(self._first, grey, self._corners, None, winSize=(21, 21),
-                                                      maxLevel=3)
+        moved, followed, _ = cv2.calcOpticalFlowPyrLK(self._first, grey, self._corners, None, winSize=WINDOW,
+                                                      maxLevel=LEVELS)
         followed = followed[:, 0] == 1
         if followed.mean() < MIN_FOLLOWED:
             return np.zeros(2)
