@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from thead.io.video import open_video, read_frames
+from thead.motion.track import MotionTrack
 
 THEAD = Path(sys.executable).with_name("thead")
 GRID = ("grid_bbaf2n", "grid_lwbsza", "grid_pwij3p")  # three speakers of ../shared/media/talking
@@ -192,8 +193,11 @@ def test_pose_from_a_video_moves_the_head_like_that_video(shared, astronaut, tmp
     portrait, speech, video = tmp_path / "p.png", tmp_path / "s.wav", shared / "media" / "talking" / "hdtf_aoc.mp4"
     write_image(portrait, astronaut)
     _write_wav(speech, read_audio(shared / "media" / "speech" / "jfk.flac", 16000)[: 16000 * 2], 16000)
-    result = thead.drive_audio(portrait, speech, tmp_path / "out.mp4", pose=f"from:{video}")
+    motion = tmp_path / "out.motion.safetensors"
+    result = thead.drive_audio(portrait, speech, tmp_path / "out.mp4", pose=f"from:{video}", motion_out=motion)
     assert result.frames == 50
+    body = MotionTrack.load(motion).channels["body"]  # the interviewee's torso sway comes along
+    assert body.shape == (50, 2) and np.abs(body[0]).max() == 0 and np.abs(body).max() > 0
 
     def yaws(path: Path) -> np.ndarray:
         with FaceTracker() as tracker:

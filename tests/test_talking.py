@@ -177,13 +177,17 @@ def test_head_and_blinks_given_from_a_video_replace_the_synthesised_ones(warp):
     head = np.stack([10 * np.sin(np.arange(count) / 10), np.linspace(-3, 3, count), np.zeros(count)], axis=1)
     blinks = np.zeros(count)
     blinks[40:45] = 1.0
-    track = speech_motion(speech, base, "landmarks", blink_rate=60.0, head=head, blinks=blinks)
+    body = np.stack([np.linspace(0, 0.05, count), np.zeros(count)], axis=1)
+    track = speech_motion(speech, base, "landmarks", blink_rate=60.0, head=head, blinks=blinks, body=body)
+    np.testing.assert_allclose(track["body"], body, atol=1e-6)  # the video speaker's torso sway
     np.testing.assert_allclose(track["yaw"] - base["yaw"], head[:, 0], atol=1e-3)
     np.testing.assert_allclose(track["pitch"] - base["pitch"], head[:, 1], atol=1e-3)
     shut = track["eye_open"].mean(axis=1) < 0.2 * float(np.mean(base["eye_open"]))
     assert np.array_equal(np.flatnonzero(shut), np.arange(40, 45))  # only the video's blink, not 60 a minute
     with pytest.raises(UsageError):
         speech_motion(speech, base, "landmarks", head=head[:-1])
+    with pytest.raises(UsageError):
+        speech_motion(speech, base, "landmarks", body=body[:, :1])
 
 
 def test_brows_lift_on_emphasis_and_eyes_jump(warp):

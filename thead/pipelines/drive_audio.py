@@ -201,9 +201,10 @@ def _pose_video(pose: str) -> Path | None:
 
 
 def _video_pose(engine: Backend, video: Path, fps: float, total: int, loop: str, reporter: Notes,
-                result: RenderResult) -> tuple[np.ndarray, np.ndarray]:
-    """Head angle offsets [total, 3] (degrees, from the video's first frame) and eye closure [total] of a
-    driving video, sampled at ``fps`` and extended to ``total`` frames by ``loop``."""
+                result: RenderResult) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Head angle offsets [total, 3] (degrees, from the video's first frame), eye closure [total] and torso shift
+    [total, 2] (None when the backend's space has no ``body``) of a driving video, sampled at ``fps`` and extended
+    to ``total`` frames by ``loop``."""
     from thead.io.video import open_video
 
     with naming(video):
@@ -222,7 +223,8 @@ def _video_pose(engine: Backend, video: Path, fps: float, total: int, loop: str,
     if at.size < total:
         result.warn(reporter, f"pose video {video} is shorter than the speech; extended by --loop {loop}")
     order = at[_loop_order(at.size, total, loop)]
-    return angles[order] - angles[0], closure[order]
+    body = track.channels.get("body")
+    return angles[order] - angles[0], closure[order], None if body is None else body[order] - body[0]
 
 
 def _generation(engine: Backend, kind: str, pose_video: Path | None, guidance: float | None,
@@ -268,18 +270,21 @@ def _generate_image(engine: Backend, src, samples: np.ndarray, articulation, opt
 
 
 def _animate_image(engine: Backend, src, articulation, options: DriveOptions, pose: str, blink_rate: float, seed: int,
-                   expressions, moves: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[Iterator[np.ndarray], Any]:
+                   expressions, moves: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
+                   ) -> tuple[Iterator[np.ndarray], Any]:
     """Frames of a portrait speaking, and a callable giving the motion track used.
 
-    ``moves`` (head angle offsets, eye closure per frame) from a pose video replace the synthesised ones.
+    ``moves`` (head angle offsets, eye closure and torso shift per frame) from a pose video replace the
+    synthesised head and blinks, and sway the torso.
     """
     from thead.motion.talking import speech_motion
 
     prepared = engine.prepare_source(next(src.frames()), options.face_index)  # NoFaceError before any output
     base = engine.source_motion(prepared)
-    head, blinks = moves if moves is not None else (None, None)
+    head, blinks, body = moves if moves is not None else (None, None, None)
     track = speech_motion(articulation, base, engine.space, pose="natural" if moves is not None else pose,
-                          blink_rate=blink_rate, seed=seed, expressions=expressions, head=head, blinks=blinks)
+                          blink_rate=blink_rate, seed=seed, expressions=expressions, head=head, blinks=blinks,
+                          body=body)
     frames = (engine.render(prepared, track.frame(index), base, options) for index in range(len(track)))
     return frames, lambda: track
 

@@ -40,17 +40,19 @@ LEAD_IN_FADE = 0.2  # seconds before the first speech over which the portrait's 
 
 def speech_motion(articulation, base: dict[str, np.ndarray], space: str, *, pose: str = "natural",
                   blink_rate: float = 17.0, seed: int = 0, expressions: Sequence[tuple[str, float]] = (),
-                  head: np.ndarray | None = None, blinks: np.ndarray | None = None) -> MotionTrack:
+                  head: np.ndarray | None = None, blinks: np.ndarray | None = None,
+                  body: np.ndarray | None = None) -> MotionTrack:
     """A motion track of ``base`` (the image source's own motion frame in ``space``) speaking.
 
     ``pose`` "natural" adds head motion, brow lifts and gaze jumps; "still" keeps the head, gaze
     and brows at rest (blinks and mouth only). ``blink_rate`` is blinks per minute (0: none);
     ``expressions`` (name, strength) presets bias every frame. The same ``seed`` gives the same track.
     ``head`` ([T, 3] yaw, pitch, roll offsets in degrees) and ``blinks`` ([T] eye closure 0..1), e.g.
-    taken from a driving video, replace the synthesised head motion and blinks.
+    taken from a driving video, replace the synthesised head motion and blinks; ``body`` ([T, 2] torso
+    shift in inter-ocular spans, ``landmarks`` space) sways the torso as that video's speaker does.
     """
     frames = list(speech_frames(articulation, base, space, pose=pose, blink_rate=blink_rate, seed=seed,
-                                expressions=expressions, head=head, blinks=blinks))
+                                expressions=expressions, head=head, blinks=blinks, body=body))
     channels = {name: np.stack([np.asarray(frame[name], np.float32) for frame in frames]) for name in frames[0]}
     track = MotionTrack(float(articulation.fps), space, channels, {"driver": "speech", "pose": pose, "seed": str(seed)})
     get_space(space).validate(track, "speech motion")
@@ -59,7 +61,8 @@ def speech_motion(articulation, base: dict[str, np.ndarray], space: str, *, pose
 
 def speech_frames(articulation, base: dict[str, np.ndarray], space: str, *, pose: str = "natural",
                   blink_rate: float = 17.0, seed: int = 0, expressions: Sequence[tuple[str, float]] = (),
-                  head: np.ndarray | None = None, blinks: np.ndarray | None = None) -> Iterator[dict[str, np.ndarray]]:
+                  head: np.ndarray | None = None, blinks: np.ndarray | None = None,
+                  body: np.ndarray | None = None) -> Iterator[dict[str, np.ndarray]]:
     """The frames of :func:`speech_motion` one at a time (for streaming long speech); frames may share
     arrays, so copy one before changing it in place."""
     if pose not in POSES:
@@ -75,9 +78,11 @@ def speech_frames(articulation, base: dict[str, np.ndarray], space: str, *, pose
     rest = _biased(base, space, tuple(expressions))
     moves = behaviour(curves["speech"], curves["energy"], curves["emphasis"], fps, seed, moving=pose == "natural")
     closure = blink_closures(count, fps, blink_schedule(count / fps, blink_rate, seed))
-    for name, given, shape in (("head", head, (count, 3)), ("blinks", blinks, (count,))):
+    for name, given, shape in (("head", head, (count, 3)), ("blinks", blinks, (count,)), ("body", body, (count, 2))):
         if given is not None and np.shape(given) != shape:
             raise UsageError(f"{name} motion has shape {np.shape(given)}, the speech {shape}", "give one row per frame")
+    if body is not None and "body" not in rest:
+        raise UsageError(f"the '{space}' motion space has no torso channel", "give body motion to landmarks tracks only")
     if head is not None:
         moves = replace(moves, angles=np.nan_to_num(np.asarray(head, np.float64)))
     if blinks is not None:
@@ -92,9 +97,11 @@ def speech_frames(articulation, base: dict[str, np.ndarray], space: str, *, pose
             if len(shapes) >= MOUTH_CACHE:
                 shapes.clear()
             shapes[key] = mouth_edit(rest, space, *key[:4], keep=key[4])
-        frame = shapes[key]
-        yield _face(frame, rest, space, moves.angles[index], moves.gaze[index], float(moves.brows[index]),
-                    float(closure[index]), lift)
+        frame = _face(shapes[key], rest, space, moves.angles[index], moves.gaze[index], float(moves.brows[index]),
+                      float(closure[index]), lift)
+        if body is not None:
+            frame = dict(frame, body=(rest["body"] + np.nan_to_num(body[index])).astype(np.float32))
+        yield frame
 
 
 def _lead_in(speech: np.ndarray, fps: float) -> np.ndarray:
