@@ -97,3 +97,18 @@ def test_the_source_torso_follows_the_body_shift_and_the_head_stays(warp_backend
     (x0, y0), (x1, y1) = np.floor(at.min(axis=0)).astype(int), np.ceil(at.max(axis=0)).astype(int)
     seen, _ = cv2.phaseCorrelate(grey[0][y0:y1, x0:x1], grey[1][y0:y1, x0:x1])
     assert np.linalg.norm(np.array(seen) - pixels) < 0.5 * np.linalg.norm(pixels), (seen, pixels)
+
+
+def test_a_driver_leaving_its_place_moves_the_torso_only_a_little_and_never_past_the_crop():
+    from thead.backends.warp.backend import TORSO_FREE, TORSO_MAX, TORSO_ROOM, _torso_moves
+
+    span, size = 100.0, (400, 300)
+    points = np.array([[200.0, 150.0], [200.0, 290.0], [5.0, 150.0]])  # middle, near the bottom, near the left
+    sway = np.array([0.05, 0.03])
+    np.testing.assert_allclose(_torso_moves(points[:1], sway, span, size), [sway * span])  # a sway: exactly
+    standing_up = np.array([-0.3, 1.5])  # the whole driver moved by one and a half eye spans (down on screen here)
+    moves = _torso_moves(points, standing_up, span, size)
+    assert np.linalg.norm(moves[0]) <= TORSO_MAX * span + 1e-9 and np.linalg.norm(moves[0]) > TORSO_FREE * span
+    np.testing.assert_allclose(moves[0] / np.linalg.norm(moves[0]), standing_up / np.linalg.norm(standing_up))
+    assert moves[1, 1] <= TORSO_ROOM * (size[1] - 1 - points[1, 1]) + 1e-9  # 9 px from the bottom edge: moves <= 4.5
+    assert abs(moves[2, 0]) <= TORSO_ROOM * points[2, 0] + 1e-9

@@ -17,7 +17,7 @@ from thead.backends.warp.mesh import MESH_POINTS, Anchors, build_anchors, face_t
 from thead.backends.warp.mouth import MouthFiller
 from thead.backends.warp.paste import CropBox, PasteMask, face_crop
 from thead.backends.warp.person import person_probability
-from thead.backends.warp.retarget import DRIVEN_SHUT_PRESS, MOVES, SHUT_PRESS, Retargeter, Target
+from thead.backends.warp.retarget import DRIVEN_SHUT_PRESS, MOVES, SHUT_PRESS, Retargeter, Target, soft_limit
 from thead.backends.warp.torso import TorsoTracker
 from thead.backends.warp.warp import MeshWarp
 from thead.face import analyze_image, geometry
@@ -36,6 +36,13 @@ FIELD_STEPS_PER_FACE = 110  # resolution of the warp field: samples across the f
 # a driver leaning in by 10 % still carries them 5 %. Self-reenactment of 9 real clips, 75 frames:
 # full-frame SSIM +0.0025 on average (+0.013 on the clip whose span drifts most), none worse by 0.001.
 SCALE_DEADBAND = 0.05
+# The torso follows the driver's sway (a few pixels; 0.06 inter-ocular spans at most on the GRID speakers) exactly up
+# to TORSO_FREE spans, then eased onto TORSO_MAX: a driver whose whole body leaves its place (standing up, the camera
+# tilting) would otherwise drag the torso anchors towards the crop border, which holds still, and tear the clothes
+# between them. No torso anchor moves more than TORSO_ROOM of its distance to the crop edge it moves towards.
+TORSO_FREE = 0.08
+TORSO_MAX = 0.15
+TORSO_ROOM = 0.5
 
 
 @dataclass
@@ -204,6 +211,16 @@ def _torso_shift(driving: dict[str, np.ndarray], reference: dict[str, np.ndarray
     return np.asarray(driving["body"], np.float64) - np.asarray(reference["body"], np.float64)
 
 
+def _torso_moves(points: np.ndarray, shift: np.ndarray, span: float, size: tuple[int, int]) -> np.ndarray:
+    """Moves [N, 2] (crop pixels) of torso anchors at ``points`` for a torso ``shift`` in inter-ocular spans of ``span``
+    pixels: eased beyond TORSO_FREE onto TORSO_MAX, and each kept within TORSO_ROOM of its room to the crop edge."""
+    move = soft_limit(np.asarray(shift, np.float64) * span, TORSO_FREE * span, TORSO_MAX * span)
+    far = np.array(size, np.float64) - 1.0
+    room = np.where(move > 0, far - points, points)  # distance to the edge each axis moves towards
+    share = np.min(np.clip(TORSO_ROOM * room / np.maximum(np.abs(move), 1e-9), 0.0, 1.0), axis=1, initial=1.0)
+    return share[:, None] * move
+
+
 def _anchor_targets(source: WarpSource, target: Target, torso_shift: np.ndarray) -> np.ndarray:
     """Anchor positions for this frame: the head's rigid motion, weighted, and the driver's torso shift.
 
@@ -221,6 +238,8 @@ def _anchor_targets(source: WarpSource, target: Target, torso_shift: np.ndarray)
     local[:, 2] = 0.0
     moved = local @ (change * _anchor_scale(target.scale / src_pose.scale)).T + centre_dst
     out = anchors.points + (share * anchors.weight)[:, None] * (moved - anchors.points)
-    out[anchors.torso, :2] = anchors.points[anchors.torso, :2] + torso_shift * src_pose.scale * box.scale
+    out[anchors.torso, :2] = anchors.points[anchors.torso, :2] + _torso_moves(anchors.points[anchors.torso, :2],
+                                                                             torso_shift, src_pose.scale * box.scale,
+                                                                             box.size)
     out[:, 2] = anchors.points[:, 2]
     return out

@@ -86,7 +86,7 @@ def _limit_turn(rotation: np.ndarray, limit_deg: float) -> np.ndarray:
     return cv2.Rodrigues(vector * (np.radians(limit_deg) / angle))[0]
 
 
-def _soft_limit(shift: np.ndarray, free: float, limit: float) -> np.ndarray:
+def soft_limit(shift: np.ndarray, free: float, limit: float) -> np.ndarray:
     """``shift`` as it is up to length ``free``, beyond it eased (tanh) so that it never exceeds ``limit``."""
     length = float(np.linalg.norm(shift))
     if length <= free:
@@ -145,7 +145,7 @@ class Retargeter:
         size = max(float(reference["scale"]), 1e-6)
         shift = np.zeros(3)
         shift[:2] = (np.asarray(driving["translation"][:2]) - reference["translation"][:2]) * (src.scale / size)
-        shift[:2] = _soft_limit(shift[:2], FREE_SHIFT * src.scale, MAX_SHIFT * src.scale)
+        shift[:2] = soft_limit(shift[:2], FREE_SHIFT * src.scale, MAX_SHIFT * src.scale)
         ratio = float(np.clip(float(driving["scale"]) / size, *SCALE_RANGE))
         return turn @ src.rotation, src.translation + shift, src.scale * ratio
 
