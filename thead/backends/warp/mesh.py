@@ -12,7 +12,8 @@ the frame), the border anchors there follow the head like the rings at their dis
 shoulders are not pinned to the frame edge. The rings follow roll and shift of the head, its size
 only beyond the landmarks' own wobble (see the backend's SCALE_DEADBAND), and less as it turns out of
 the image plane (the face slides across the skull); they never follow the face's non-rigid motion
-(see MOVING_RINGS).
+(see MOVING_RINGS). Ring anchors on the torso below the chin follow the driver's torso sway instead
+(see ON_TORSO).
 """
 
 from __future__ import annotations
@@ -66,9 +67,9 @@ BORDER_STEPS = 8  # anchors per crop edge
 # frame SSIM +0.021 on the interview clip whose head moves most (50 px), +0.004 on the GRID clip with the most
 # head motion, none worse by more than 0.0005.
 ON_PERSON = 0.05
-# Real speakers sway: the torso drifts a few pixels while the head moves on it, and a torso kept still costs
-# as much as the hair (self-reenactment, per-pixel SSIM loss below the chin: 0.0084 against 0.0012 between
-# consecutive real frames). Ring anchors below the chin that the segmentation is this sure lie on the person
+# Real speakers sway: the torso drifts a few pixels while the head moves on it, and a torso kept still did barely
+# better than the still frame (self-reenactment, per-pixel SSIM loss below the chin: 0.0084, the still frame's
+# 0.0095, consecutive real frames' 0.0012). Ring anchors below the chin that the segmentation is this sure lie on the person
 # follow the driver's measured torso shift (thead.backends.warp.torso) instead of the head. Crop-border anchors
 # stay (a moving crop edge would tear where the crop is pasted back). 9 real clips, 75 frames: full-frame SSIM
 # +0.0017 on average, +0.009 on the clip whose speaker sways most, none worse by more than 0.0002.
