@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from thead.easing import smoothstep
 from thead.face import geometry
 
 # Upper and lower lid contours, paired point by point (outer corner to inner corner).
@@ -240,7 +241,7 @@ def reset_lips(frame: dict[str, np.ndarray], rest: dict[str, np.ndarray]) -> dic
     expr = np.array(frame["expression"], np.float64)
     nose, lip = float(expr[2, 1]), float(expr[LIPS, 1].min())  # subnasale, highest lip point; y grows down
     ramp = np.clip((expr[:, 1] - nose) / max(lip - nose, 1e-6), 0.0, 1.0)
-    weight = ramp * ramp * (3 - 2 * ramp)
+    weight = smoothstep(ramp)
     weight[_IRISES] = 0.0
     expr += weight[:, None] * (np.asarray(rest["expression"], np.float64) - expr)
     return _refresh(frame, expr)

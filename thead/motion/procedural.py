@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from thead.easing import smoothstep
 from thead.motion import edits
 from thead.motion.track import MotionTrack
 
@@ -101,7 +102,7 @@ def blink_closures(frames: int, fps: float, blinks: list[tuple[float, float]]) -
         phase = (times - onset) / length
         closing = np.clip(phase / 0.35, 0.0, 1.0)
         opening = np.clip((1.0 - phase) / 0.5, 0.0, 1.0)
-        shape = np.minimum(closing * closing * (3 - 2 * closing), opening * opening * (3 - 2 * opening))
+        shape = np.minimum(smoothstep(closing), smoothstep(opening))
         closure = np.maximum(closure, shape.astype(np.float32))
         shut = round((onset + 0.425 * length) * fps)
         if 0 <= shut < frames:

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from thead.backends.warp.easing import smoothstep
 from thead.backends.warp.mesh import face_topology, graph_distance
 from thead.backends.warp.paste import polygon_mask
+from thead.easing import smoothstep
 
 UPPER_SHARE = 0.85  # the upper lid's share of a closing; the lower lid does the rest
 SKIN_FALLOFF = (1.0, 0.85, 0.5, 0.15)  # how much each ring of skin follows its lid, by edge hops

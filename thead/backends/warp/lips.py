@@ -13,9 +13,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from thead.backends.warp.easing import smoothstep
 from thead.backends.warp.interior import lip_contour
 from thead.backends.warp.paste import polygon_mask
+from thead.easing import smoothstep
 
 MIN_GAP = 2.0  # pixels: a source mouth opened less than this has no band worth covering
 LIP_REACH = 0.15  # the filled region reaches this share of the source's opening beyond its landmarks

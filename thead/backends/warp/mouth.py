@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from thead.backends.warp.bank import mouth_bank
-from thead.backends.warp.easing import smoothstep
 from thead.backends.warp.interior import FEATHER, MouthPicture, blend, carry_interior, contour_mask, grown, lip_contour
 from thead.backends.warp.mesh import face_topology, graph_distance
+from thead.easing import smoothstep
 
 OPEN_LIMIT = 0.9  # inner-lip gap over mouth width
 PRESS_LIMIT = 0.1  # how far a shut mouth may be pressed (negative openness)

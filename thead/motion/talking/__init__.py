@@ -15,6 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from thead.backends.liveportrait import edits as lp_edits
+from thead.easing import smoothstep
 from thead.errors import BadInputError, UsageError
 from thead.motion import edits
 from thead.motion.expressions import check_expressions
@@ -82,7 +83,8 @@ def speech_frames(articulation, base: dict[str, np.ndarray], space: str, *, pose
         if given is not None and np.shape(given) != shape:
             raise UsageError(f"{name} motion has shape {np.shape(given)}, the speech {shape}", "give one row per frame")
     if body is not None and "body" not in rest:
-        raise UsageError(f"the '{space}' motion space has no torso channel", "give body motion to landmarks tracks only")
+        raise UsageError(f"the '{space}' motion space has no torso channel",
+                         "give body motion to landmarks tracks only")
     if head is not None:
         moves = replace(moves, angles=np.nan_to_num(np.asarray(head, np.float64)))
     if blinks is not None:
@@ -111,8 +113,7 @@ def _lead_in(speech: np.ndarray, fps: float) -> np.ndarray:
     if voiced.size == 0:
         return np.ones(len(speech))
     to_onset = (voiced[0] - np.arange(len(speech))) / fps  # seconds until the first speech
-    fade = np.clip(to_onset / LEAD_IN_FADE, 0.0, 1.0)
-    return fade * fade * (3.0 - 2.0 * fade)
+    return smoothstep(to_onset / LEAD_IN_FADE)
 
 
 def _biased(base: dict[str, np.ndarray], space: str, expressions: tuple[tuple[str, float], ...]) -> dict[str, np.ndarray]:

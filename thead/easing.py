@@ -1,4 +1,4 @@
-"""The renderer's one easing curve."""
+"""The one easing curve of thead's motion and renderer: smoothstep."""
 
 from __future__ import annotations
 
