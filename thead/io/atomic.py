@@ -138,7 +138,8 @@ def signals_held() -> Iterator[None]:
     """
     pending: list[int] = []
     previous_handlers = _swap_handlers(lambda signum, frame: pending.append(signum))
-    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS) if hasattr(signal, "pthread_sigmask") else None
+    masking = hasattr(signal, "pthread_sigmask")  # not on Windows
+    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS) if masking else None
     try:
         yield
     finally:

@@ -69,10 +69,10 @@ BORDER_STEPS = 8  # anchors per crop edge
 ON_PERSON = 0.05
 # Real speakers sway: the torso drifts a few pixels while the head moves on it, and a torso kept still did barely
 # better than the still frame (self-reenactment, per-pixel SSIM loss below the chin: 0.0084, the still frame's
-# 0.0095, consecutive real frames' 0.0012). Ring anchors below the chin that the segmentation is this sure lie on the person
-# follow the driver's measured torso shift (thead.backends.warp.torso) instead of the head. Crop-border anchors
-# stay (a moving crop edge would tear where the crop is pasted back). 9 real clips, 75 frames: full-frame SSIM
-# +0.0017 on average, +0.009 on the clip whose speaker sways most, none worse by more than 0.0002.
+# 0.0095, consecutive real frames' 0.0012). Ring anchors below the chin that the segmentation is this sure lie on
+# the person follow the driver's measured torso shift (thead.backends.warp.torso) instead of the head. Crop-border
+# anchors stay (a moving crop edge would tear where the crop is pasted back). 9 real clips, 75 frames: full-frame
+# SSIM +0.0017 on average, +0.009 on the clip whose speaker sways most, none worse by more than 0.0002.
 ON_TORSO = 0.5
 
 
@@ -260,18 +260,17 @@ def build_anchors(points: np.ndarray, down: np.ndarray, size: tuple[int, int],
     chunks.append(_border_chunk(border, centre, radial, oval[:, 2], bottomness))
 
     xy = np.concatenate([c[0] for c in chunks])
-    torso = np.zeros(len(xy), bool)
-    if seen:
-        rings = len(xy) - len(chunks[-1][0])  # the border chunk comes last
-        at = np.clip(np.round(xy[:rings]).astype(np.int32), 0, [width - 1, height - 1])
-        along = down[:2] / max(float(np.linalg.norm(down[:2])), 1e-6)
-        below = (xy[:rings] - points[152, :2]) @ along > 0.0  # past the chin, head-down
-        torso[:rings] = (person[at[:, 1], at[:, 0]] > ON_TORSO) & below
     anchor_points = np.concatenate([xy, np.concatenate([c[1] for c in chunks])[:, None]], axis=1)
     weight = np.concatenate([c[2] for c in chunks]).astype(np.float32)
+    torso = np.zeros(len(xy), bool)
     if seen:
         at = np.clip(np.round(xy).astype(np.int32), 0, [width - 1, height - 1])
-        weight[person[at[:, 1], at[:, 0]] <= ON_PERSON] = 0.0
+        on_person = person[at[:, 1], at[:, 0]]
+        weight[on_person <= ON_PERSON] = 0.0
+        along = down[:2] / max(float(np.linalg.norm(down[:2])), 1e-6)
+        below = (xy - points[152, :2]) @ along > 0.0  # past the chin, head-down
+        torso = (on_person > ON_TORSO) & below
+        torso[len(xy) - len(chunks[-1][0]):] = False  # the border chunk (last) holds still
     triangles = _outer_triangles(oval[:, :2], topo.oval, xy, FACE_VERTICES)
     return Anchors(anchor_points.astype(np.float32), weight, torso, triangles)
 
