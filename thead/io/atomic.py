@@ -3,10 +3,16 @@
 Temporary files are named ``.thead-<pid>-<random>.partial<suffix>`` beside the output: short (any
 output name the file system allows also works), and recognisable, so that a later run removes the
 leftovers of a process that was killed outright (SIGKILL, power loss) once that process is gone.
+
+A stop signal is asynchronous: with several threads it may be acted on a moment after it was sent,
+between a partial file's creation and the ``with`` block that owns it, where no ``finally`` removes
+it. So every partial file this process creates is also remembered, and those still there when the
+interpreter exits are removed then.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import re
@@ -23,6 +29,7 @@ from thead.signals import STOP_SIGNALS
 
 PARTIAL_PREFIX = ".thead-"
 _PARTIAL = re.compile(r"\.thead-(\d+)-[A-Za-z0-9_]+\.partial(\.[A-Za-z0-9.]+)?")
+_owned: set[Path] = set()  # partial files this process created and has not removed yet
 
 def check_output_path(output: str | os.PathLike, inputs: Sequence[str | os.PathLike | None] = (),
                       force: bool = False) -> Path:
@@ -84,7 +91,23 @@ def partial_path(folder: Path, suffix: str) -> Path:
     """A new, empty temporary file in ``folder`` named so that :func:`remove_stale_partials` knows it."""
     fd, name = tempfile.mkstemp(prefix=f"{PARTIAL_PREFIX}{os.getpid()}-", suffix=f".partial{suffix}", dir=folder)
     os.close(fd)
-    return Path(name)
+    path = Path(name)
+    _owned.add(path)
+    return path
+
+
+def remove_partial(path: Path) -> None:
+    """Delete a file made by :func:`partial_path` (if it is still there) and forget it."""
+    path.unlink(missing_ok=True)
+    _owned.discard(path)
+
+
+@atexit.register
+def _remove_owned_partials() -> None:
+    """At exit, delete the partial files whose owner never got to clean up (see the module docstring)."""
+    for path in list(_owned):
+        with contextlib.suppress(OSError):
+            remove_partial(path)
 
 
 def output_suffix(out: Path) -> str:
@@ -124,7 +147,7 @@ def temporary_path(folder: Path, suffix: str) -> Iterator[Path]:
         yield path
     finally:
         if path is not None:
-            path.unlink(missing_ok=True)
+            remove_partial(path)
 
 
 @contextlib.contextmanager

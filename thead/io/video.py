@@ -21,7 +21,7 @@ from types import TracebackType
 import numpy as np
 
 from thead.errors import BadInputError, OutputError
-from thead.io.atomic import atomic_path, partial_path, signals_held
+from thead.io.atomic import atomic_path, partial_path, remove_partial, signals_held
 from thead.io.probe import MediaInfo, count_frames, ffmpeg_exe, last_error_line, probe
 
 try:
@@ -261,7 +261,7 @@ class VideoWriter:
         else:
             with signals_held():
                 self._video_only = partial_path(self._target.parent, ".mp4")
-                self._stack.callback(self._video_only.unlink, missing_ok=True)
+                self._stack.callback(remove_partial, self._video_only)
             command += video + ["-f", "mp4", str(self._video_only)]
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log)
         _widen_pipe(process.stdin)
