@@ -267,6 +267,30 @@ def test_save_refuses_an_incomplete_track_and_writes_nothing(tmp_path, suffix):
     assert not (tmp_path / f"n{suffix}").exists()
 
 
+@pytest.mark.parametrize("suffix", [".motion.safetensors", ".npz"])
+def test_save_replaces_a_file_whole_with_the_permissions_the_umask_gives(tmp_path, monkeypatch, suffix):
+    import os
+    import stat
+
+    path = tmp_path / f"t{suffix}"
+    previous = os.umask(0o022)
+    try:
+        MotionTrack(25.0, "landmarks", valid_channels()).save(path)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    before = path.read_bytes()
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", full_disk)
+    monkeypatch.setattr("safetensors.numpy.save_file", full_disk)
+    with pytest.raises(TheadError, match=f"cannot write {path}"):
+        MotionTrack(25.0, "landmarks", valid_channels()).save(path)
+    assert path.read_bytes() == before and sorted(tmp_path.iterdir()) == [path]  # the old file whole, no leftovers
+
+
 # --- property tests: whatever the bytes, a valid track or a TheadError with exit code 3 ---------------------------
 
 def _load_or_bad_input(path: Path) -> MotionTrack | None:

@@ -27,6 +27,7 @@ import numpy as np
 from safetensors import SafetensorError
 
 from thead.errors import BadInputError
+from thead.io.atomic import atomic_path
 from thead.motion.spaces import COMMON_CHANNELS, check_fps, validate_track
 from thead.motion.spaces.schema import HINT, TRACK
 
@@ -87,13 +88,14 @@ class MotionTrack:
         tensors = {name: np.ascontiguousarray(value) for name, value in self.channels.items()}
         header = {"format": FORMAT, "version": str(VERSION), "fps": repr(float(self.fps)), "space": self.space}
         header["metadata"] = json.dumps(self.metadata, sort_keys=True)
-        if path.suffix == ".npz":
-            with open(path, "wb") as handle:  # np.savez would append .npz to a temporary name
-                np.savez(handle, **tensors, **{HEADER: np.array(json.dumps(header))})
-        else:
-            from safetensors.numpy import save_file
+        with atomic_path(path) as tmp:  # a complete file or none, with the permissions the umask gives
+            if path.suffix == ".npz":
+                with open(tmp, "wb") as handle:  # np.savez would append .npz to a temporary name
+                    np.savez(handle, **tensors, **{HEADER: np.array(json.dumps(header))})
+            else:
+                from safetensors.numpy import save_file
 
-            save_file(tensors, str(path), metadata=header)
+                save_file(tensors, str(tmp), metadata=header)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> MotionTrack:
