@@ -254,3 +254,18 @@ def test_partials_left_behind_by_an_odd_exception_go_at_exit(tmp_path):
     child = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert child.returncode == 3, child.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX-only")
+def test_a_forked_child_exiting_leaves_its_parents_partial_alone(tmp_path):
+    script = ("import atexit, os, sys; from pathlib import Path; from thead.io.atomic import temporary_path\n"
+              "with temporary_path(Path(sys.argv[1]), '.mp4') as path:\n"
+              "    child = os.fork()\n"
+              "    if child == 0:  # the child's exit hooks run, without unwinding the parent's `with`\n"
+              "        atexit._run_exitfuncs()\n"
+              "        os._exit(0)\n"
+              "    os.waitpid(child, 0)\n"
+              "    print(path.exists())")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True" and list(tmp_path.iterdir()) == []

@@ -30,6 +30,9 @@ from thead.signals import STOP_SIGNALS
 PARTIAL_PREFIX = ".thead-"
 _PARTIAL = re.compile(r"\.thead-(\d+)-[A-Za-z0-9_]+\.partial(\.[A-Za-z0-9.]+)?")
 _owned: set[Path] = set()  # partial files this process created and has not removed yet
+if hasattr(os, "register_at_fork"):  # a forked child must not remove, as it exits, files its parent is writing
+    os.register_at_fork(after_in_child=_owned.clear)
+
 
 def check_output_path(output: str | os.PathLike, inputs: Sequence[str | os.PathLike | None] = (),
                       force: bool = False) -> Path:
