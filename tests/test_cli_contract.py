@@ -135,8 +135,13 @@ def test_interrupted_edit_exits_128_plus_signal_and_leaves_nothing(tmp_path, por
     assert list(tmp_path.iterdir()) == []
 
 
-def test_interrupted_eval_exits_130_and_writes_no_table(tmp_path, talking):
-    args = ["eval", talking, "--ref", talking, "--metrics", "lmd,akd,blink,jitter", "--csv", "table.csv"]
+def test_interrupted_eval_exits_130_and_writes_no_table(tmp_path, tmp_path_factory, talking):
+    from imageio_ffmpeg import get_ffmpeg_exe
+
+    long = tmp_path_factory.mktemp("inputs") / "long.mpg"  # 12 s: still running when the signal comes, on any machine
+    subprocess.run([get_ffmpeg_exe(), "-v", "error", "-stream_loop", "3", "-i", str(talking), "-c", "copy", str(long)],
+                   check=True)
+    args = ["eval", long, "--ref", long, "--metrics", "lmd,akd,blink,jitter", "--csv", "table.csv"]
     started = time.monotonic()
     done = _interrupt(args, tmp_path, signal.SIGINT, lambda: time.monotonic() - started > 2.5)
     assert done.returncode == 130, done.stderr
