@@ -15,6 +15,12 @@ from thead.io.atomic import atomic_path, check_output_path, remove_stale_partial
 from thead.io.formats import output_kind
 
 
+def _python(script: str, *args) -> subprocess.CompletedProcess:
+    """``script`` run by a fresh interpreter with ``args``: its exit code and output (never raises on failure)."""
+    return subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True, text=True,
+                          timeout=60, check=False)
+
+
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
 def test_outputs_get_the_permissions_the_umask_gives(tmp_path, umask, mode):
     previous = os.umask(umask)
@@ -71,7 +77,7 @@ def test_an_input_is_never_an_output(tmp_path):
 
 
 def test_partials_of_dead_processes_are_removed_and_live_ones_kept(tmp_path):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = _python("import os; print(os.getpid())")
     stale = tmp_path / f".thead-{dead.stdout.strip()}-abc123.partial.mp4"
     live = tmp_path / f".thead-{os.getpid()}-abc123.partial.mp4"
     other = tmp_path / ".thead-notes.partial.mp4"
@@ -136,7 +142,7 @@ def test_a_symlink_loop_is_refused_with_its_reason(tmp_path):
 
 
 def test_checking_an_output_removes_stale_partials_beside_it(tmp_path):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = _python("import os; print(os.getpid())")
     stale = tmp_path / f".thead-{dead.stdout.strip()}-x1.partial.mp4"
     stale.write_bytes(b"x")
     check_output_path(tmp_path / "o.mp4")
@@ -158,7 +164,7 @@ def test_partials_of_running_processes_are_kept_and_not_signalled(tmp_path):
 
 
 def test_stale_cleanup_never_follows_links_and_never_fails(tmp_path, monkeypatch):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = _python("import os; print(os.getpid())")
     target = tmp_path / "precious.mp4"
     target.write_bytes(b"keep")
     link = tmp_path / f".thead-{dead.stdout.strip()}-x1.partial.mp4"
@@ -237,8 +243,7 @@ def test_stop_signal_while_the_partial_is_created_leaves_nothing(tmp_path, targe
     """SIGTERM sent the moment a partial file is created: the process stops with 143 and leaves no file."""
     folder = tmp_path / "out"
     folder.mkdir()
-    child = subprocess.run([sys.executable, "-c", _STOP_DURING_CREATION, str(folder), target, thread],
-                           capture_output=True, text=True, timeout=60, check=False)
+    child = _python(_STOP_DURING_CREATION, folder, target, thread)
     assert child.returncode == 128 + signal.SIGTERM, child.stderr
     assert list(folder.iterdir()) == []
 
@@ -250,8 +255,7 @@ def test_partials_left_behind_by_an_odd_exception_go_at_exit(tmp_path):
               "held = temporary_path(Path(sys.argv[1]), '.mp4'); path = held.__enter__()\n"
               "threading.Thread(target=lambda keep=held: threading.Event().wait(), daemon=True).start()\n"
               "del held; assert path.exists(); sys.exit(3)")
-    child = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=60,
-                           check=False)
+    child = _python(script, tmp_path)
     assert child.returncode == 3, child.stderr
     assert list(tmp_path.iterdir()) == []
 
@@ -266,7 +270,6 @@ def test_a_forked_child_exiting_leaves_its_parents_partial_alone(tmp_path):
               "        os._exit(0)\n"
               "    os.waitpid(child, 0)\n"
               "    print(path.exists())")
-    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=60,
-                          check=False)
+    done = _python(script, tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "True" and list(tmp_path.iterdir()) == []
