@@ -9,11 +9,13 @@ sclera, clipped to the opening, before the mesh warp carries it to the target li
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from thead.backends.warp.fill import membrane_fill
 from thead.backends.warp.mesh import face_topology, graph_distance
 from thead.backends.warp.paste import polygon_mask
 from thead.easing import smoothstep
@@ -33,6 +35,15 @@ FILL_REACH = 0.15
 # strip of LASH_ROW half eye widths along the lid (the lashes, which end on the seam) stays the source's.
 UNFOLD_HOPS = 3
 LASH_ROW = 0.1
+# The unfolded lid is the membrane fill of that band (shaded from the brow's shadow down to the lower lid),
+# lifted LIT_LIFT of the way towards lit lid skin (the band's LIT_SKIN luminance percentiles: above the
+# crease shadow and brow hairs, below highlights) where it is darker: a closed lid is convex and catches the
+# light. It fades in over LID_FEATHER half eye widths from the band's outer edge, so no outline shows. Against
+# the band inpainted flat and floored at the band's median lit tone (a grey-brown patch with hard edges), the
+# eye-region SSIM of self-reenacted blink frames rose from 0.730 to 0.764 on the 7 shared clips with blinks.
+LIT_SKIN = (70, 90)
+LIT_LIFT = 0.5
+LID_FEATHER = 0.25
 IRIS_POINTS = {"right": (468, 469, 470, 471, 472), "left": (473, 474, 475, 476, 477)}
 # Tracked landmarks (and their temporal smoothing) never show a shut eye as fully shut: a driver's
 # blink arrives as a closure of about 0.5-0.8. Closures between these bounds are eased onto full
@@ -162,41 +173,50 @@ class _Eye:
         disk = np.clip(self.radius + 0.5 - distance, 0.0, 1.0)[..., None]
         self.iris_alpha = disk * self.opening
         self.sclera = self._sclera(patch, self.opening[..., 0], distance)
+        self._gap = float(np.linalg.norm(points[lower[1:-1], :2] - points[upper[1:-1], :2], axis=1).mean())
+        self._lid_skin = lid_skin - (x0, y0)
+
+    @functools.cached_property
+    def shut(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(alpha, texture) of the collapsed opening's fill, then of the unfolded upper lid; built on first use,
+        since most frames (and most frames of a video source, prepared frame by frame) never shut the eye."""
         # A shut eye collapses the opening onto the seam between the lids: fill it with lashes (the
         # darkest tones along the upper lid) over the surrounding skin, so the seam reads as a lash line.
-        gap = float(np.linalg.norm(points[lower[1:-1], :2] - points[upper[1:-1], :2], axis=1).mean())
-        reach = 1 + 2 * round(FILL_REACH * gap)
+        reach = 1 + 2 * round(FILL_REACH * self._gap)
         # Grown sideways and down only: the lashes above the upper lid stay the source's own and
         # become the seam's lash line; a fill over them would draw a second, grey line below them.
         grown = cv2.dilate((self.opening[..., 0] > 0.0).astype(np.uint8), np.ones((reach, reach), np.uint8),
                            anchor=(reach // 2, reach - 1))
-        skin = cv2.inpaint(np.ascontiguousarray(patch), grown, 3, cv2.INPAINT_TELEA).astype(np.float32)
+        skin = membrane_fill(self.patch, grown > 0)
         lid_band = (grown > 0) & (self.opening[..., 0] < 0.5)
         band = self.patch[lid_band] if lid_band.sum() >= 4 else self.patch.reshape(-1, 3)
         luminance = band @ np.array([0.299, 0.587, 0.114], np.float32)
         lashes = np.median(band[luminance <= np.percentile(luminance, 25)], axis=0)
-        self.lid_fill = skin + LASH_TONE * (lashes - skin)
-        self.fill_mask = cv2.GaussianBlur(grown.astype(np.float32), (3, 3), 0)[..., None]
-        self.unfold_mask, self.unfolded = self._unfolded_lid(patch, lid_skin - (x0, y0), grown)
+        fill_mask = cv2.GaussianBlur(grown.astype(np.float32), (3, 3), 0)[..., None]
+        return (fill_mask, skin + LASH_TONE * (lashes - skin), *self._unfolded_lid(grown))
 
-    def _unfolded_lid(self, patch: np.ndarray, lid_skin: np.ndarray, grown: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _unfolded_lid(self, grown: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(alpha, texture) of the upper-lid skin band with its crease smoothed away, lash row kept."""
+        patch = self.patch
         band = np.zeros(patch.shape[:2], np.uint8)
-        cv2.fillConvexPoly(band, cv2.convexHull(np.round(lid_skin).astype(np.int32)), 1)
+        cv2.fillConvexPoly(band, cv2.convexHull(np.round(self._lid_skin).astype(np.int32)), 1)
         row = 1 + 2 * max(1, round(LASH_ROW * self.half_width))
         lashes = cv2.dilate(grown, np.ones((row, 1), np.uint8))  # the opening grown up and down by the lash row
         band[lashes > 0] = 0
         if band.sum() < 4:
-            return np.zeros((*patch.shape[:2], 1), np.float32), self.patch
-        # Inpainted from the skin around the eye (not from the lashes and the opening it covers), and no darker
-        # than lit lid skin, the band's brighter half: its darker half is crease, lashes and brow.
-        hole = ((band > 0) | (lashes > 0)).astype(np.uint8)
-        smooth = cv2.inpaint(np.ascontiguousarray(patch), hole, 3, cv2.INPAINT_TELEA).astype(np.float32)
-        skin = self.patch[band > 0]
+            return np.zeros((*patch.shape[:2], 1), np.float32), patch
+        # Filled from the skin around the eye (not from the lashes and the opening it covers), see LIT_SKIN.
+        smooth = membrane_fill(patch, (band > 0) | (lashes > 0))
+        skin = patch[band > 0]
         luminance = skin @ np.array([0.299, 0.587, 0.114], np.float32)
-        tone = np.median(skin[luminance >= np.median(luminance)], axis=0)
+        low, high = np.percentile(luminance, LIT_SKIN)
+        lit = np.median(skin[(luminance >= low) & (luminance <= high)], axis=0)
+        unfolded = smooth + LIT_LIFT * np.maximum(lit - smooth, 0.0)
+        # Faded in from the band's outer edge only: along the lash row the lid must meet the lashes as before.
+        inside = cv2.distanceTransform(((band > 0) | (lashes > 0)).astype(np.uint8), cv2.DIST_L2, 3)
+        feather = np.minimum(inside / max(1.0, LID_FEATHER * self.half_width), 1.0)
         soft = max(3, 2 * round(LASH_ROW * self.half_width) + 1)
-        return cv2.GaussianBlur(band.astype(np.float32), (soft, soft), 0)[..., None], np.maximum(smooth, tone)
+        return (cv2.GaussianBlur(band.astype(np.float32), (soft, soft), 0) * feather)[..., None], unfolded
 
     def _sclera(self, patch: np.ndarray, opening: np.ndarray, distance: np.ndarray) -> np.ndarray:
         """The eye opening with the iris painted out (inpainted from the visible sclera only)."""
@@ -232,8 +252,9 @@ class _Eye:
         eye = self._moved_iris(shift) if float(np.abs(shift).max()) >= EyeTextures.MIN_SHIFT else self.patch
         fill = float(smoothstep((closure - CLOSING_FILL[0]) / (CLOSING_FILL[1] - CLOSING_FILL[0])))
         if fill > 0.0:
-            eye = eye + (fill * self.unfold_mask) * (self.unfolded - eye)
-            eye = eye + (fill * self.fill_mask) * (self.lid_fill - eye)
+            fill_mask, lid_fill, unfold_mask, unfolded = self.shut
+            eye = eye + (fill * unfold_mask) * (unfolded - eye)
+            eye = eye + (fill * fill_mask) * (lid_fill - eye)
         x0, y0, x1, y1 = self.roi
         texture[y0:y1, x0:x1] = np.clip(eye + 0.5, 0, 255).astype(np.uint8)
 
