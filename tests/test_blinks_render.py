@@ -87,7 +87,7 @@ def test_a_shut_eye_is_lid_skin_on_both_sides(shared):
     # deep-set upper lid over the eye (a second line above the seam), which MediaPipe read as one eye 0.6 open.
     # The lid skin must also look like his shut lids: closer to them than the open-eyed still is. A flat patch of
     # the lid band's median tone with hard edges scored +0.009 and +0.005 over the still on these two frames;
-    # the membrane-filled, feathered lid +0.048 and +0.040.
+    # the membrane-filled lid +0.038 and +0.029.
     from thead.io.video import read_frames
 
     clip = read_frames(shared / "media/talking/grid_swwp2s.mpg", 45)
@@ -101,4 +101,4 @@ def test_a_shut_eye_is_lid_skin_on_both_sides(shared):
         assert (shut < 0.4).all() and abs(shut[0] - shut[1]) < 0.2, (index, shut)
         truth = analyze_image(clip[index]).points
         gain = eye_region_ssim(out, clip[index], truth) - eye_region_ssim(clip[0], clip[index], truth)
-        assert gain > 0.025, (index, gain)
+        assert gain > 0.02, (index, gain)

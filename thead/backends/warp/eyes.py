@@ -38,12 +38,13 @@ LASH_ROW = 0.1
 # The unfolded lid is the membrane fill of that band (shaded from the brow's shadow down to the lower lid),
 # lifted LIT_LIFT of the way towards lit lid skin (the band's LIT_SKIN luminance percentiles: above the
 # crease shadow and brow hairs, below highlights) where it is darker: a closed lid is convex and catches the
-# light. It fades in over LID_FEATHER half eye widths from the band's outer edge, so no outline shows. Against
-# the band inpainted flat and floored at the band's median lit tone (a grey-brown patch with hard edges), the
-# eye-region SSIM of self-reenacted blink frames rose from 0.730 to 0.764 on the 7 shared clips with blinks.
+# light. Against the band inpainted flat and floored at the band's median lit tone (a grey-brown plateau), the
+# eye-region SSIM of self-reenacted blink frames rose from 0.730 to 0.755 on the 7 shared clips with blinks,
+# higher on all 7. Feathering the band's outer edge scored 0.764 but moved MediaPipe's eye corners outwards
+# on shut eyes (a 1.3 % larger inter-ocular span), which skews every pose-free landmark of those frames: GRID
+# lip-sync landmark-distance gain +0.173 -> +0.158. With the edge as before it is +0.170.
 LIT_SKIN = (70, 90)
 LIT_LIFT = 0.5
-LID_FEATHER = 0.25
 IRIS_POINTS = {"right": (468, 469, 470, 471, 472), "left": (473, 474, 475, 476, 477)}
 # Tracked landmarks (and their temporal smoothing) never show a shut eye as fully shut: a driver's
 # blink arrives as a closure of about 0.5-0.8. Closures between these bounds are eased onto full
@@ -212,11 +213,8 @@ class _Eye:
         low, high = np.percentile(luminance, LIT_SKIN)
         lit = np.median(skin[(luminance >= low) & (luminance <= high)], axis=0)
         unfolded = smooth + LIT_LIFT * np.maximum(lit - smooth, 0.0)
-        # Faded in from the band's outer edge only: along the lash row the lid must meet the lashes as before.
-        inside = cv2.distanceTransform(((band > 0) | (lashes > 0)).astype(np.uint8), cv2.DIST_L2, 3)
-        feather = np.minimum(inside / max(1.0, LID_FEATHER * self.half_width), 1.0)
         soft = max(3, 2 * round(LASH_ROW * self.half_width) + 1)
-        return (cv2.GaussianBlur(band.astype(np.float32), (soft, soft), 0) * feather)[..., None], unfolded
+        return cv2.GaussianBlur(band.astype(np.float32), (soft, soft), 0)[..., None], unfolded
 
     def _sclera(self, patch: np.ndarray, opening: np.ndarray, distance: np.ndarray) -> np.ndarray:
         """The eye opening with the iris painted out (inpainted from the visible sclera only)."""
