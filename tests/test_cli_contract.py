@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -205,6 +206,16 @@ def test_longest_output_name_is_accepted(tmp_path, portrait):
     done = thead("drive-video", portrait, portrait, "-o", out)
     assert done.returncode == 0, done.stderr
     assert out.is_file()
+
+
+def test_a_successful_command_prints_no_native_log_lines(tmp_path, portrait):
+    # MediaPipe's C++ and TFLite log to fd 2 while their graphs start and run their first inference; those lines
+    # are noise in a user's terminal and in a CI log. stderr carries thead's own messages only.
+    done = thead("edit", portrait, "--smile", "0.3", "-o", tmp_path / "smile.png")
+    assert done.returncode == 0, done.stderr
+    native = [line for line in done.stderr.splitlines()
+              if re.match(r"[IWEF]\d{4} |INFO: |WARNING: All log messages", line)]
+    assert native == []
 
 
 def test_markup_in_file_names_is_printed_as_is(tmp_path, portrait):

@@ -17,7 +17,8 @@ def person_probability(image: np.ndarray) -> np.ndarray:
     with quiet_native_logs():
         segmenter = solutions().selfie_segmentation.SelfieSegmentation(model_selection=0)
     try:
-        mask = segmenter.process(np.ascontiguousarray(image)).segmentation_mask
+        with quiet_native_logs():  # TFLite's feedback-manager warning comes with the first inference
+            mask = segmenter.process(np.ascontiguousarray(image)).segmentation_mask
     finally:
         segmenter.close()
     return np.clip(np.asarray(mask, np.float32), 0.0, 1.0)
