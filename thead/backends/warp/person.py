@@ -14,11 +14,10 @@ from thead.face._mediapipe import quiet_native_logs, solutions
 
 def person_probability(image: np.ndarray) -> np.ndarray:
     """Per-pixel probability [H, W] float32 in [0, 1] that ``image`` (RGB uint8) shows the person there."""
-    with quiet_native_logs():
+    with quiet_native_logs():  # the graph's start and its first inference (TFLite's feedback-manager warning)
         segmenter = solutions().selfie_segmentation.SelfieSegmentation(model_selection=0)
-    try:
-        with quiet_native_logs():  # TFLite's feedback-manager warning comes with the first inference
+        try:
             mask = segmenter.process(np.ascontiguousarray(image)).segmentation_mask
-    finally:
-        segmenter.close()
+        finally:
+            segmenter.close()
     return np.clip(np.asarray(mask, np.float32), 0.0, 1.0)
