@@ -62,3 +62,36 @@ def test_a_small_request_opens_a_shut_mouth_visibly(shared):
     open_run, gap = darkest_run(0.08)
     assert shut_run <= 1
     assert open_run >= max(2, 0.5 * gap)
+
+
+@pytest.fixture(scope="module")
+def open_mouth_engine(shared):
+    """HDTF frame 0: the mouth wide open (openness 0.42) with the head pitched about 18 degrees."""
+    from thead.io.video import read_frames
+
+    return _prepared(read_frames(shared / "media" / "talking" / "hdtf_aoc.mp4", 1)[0])
+
+
+@pytest.mark.parametrize("request_", [0.0, 0.1, 0.2, 0.3])
+def test_the_jaw_reaches_the_requested_opening_from_a_wide_open_source(open_mouth_engine, request_):
+    """Shutting a wide-open mouth is a large turn of the jaw: one linear step stopped at 0.035 when asked for 0.1."""
+    _, source, _ = open_mouth_engine
+    jaw = source.retargeter.jaw
+    assert jaw.openness(jaw.set_openness(source.retargeter.canonical, request_)) == pytest.approx(request_, abs=0.005)
+
+
+@pytest.mark.parametrize("request_", [0.1, 0.2])
+def test_a_pitched_open_source_opens_as_far_in_the_image_as_asked(open_mouth_engine, request_):
+    """The rendered gap over the mouth width matches the request: the jaw's change is projected at the lips' true
+    depth (a pitched head used to show a 0.1 opening as lips pressed 2.8 px together)."""
+    _, source, base = open_mouth_engine
+    points = source.box.to_crop(source.retargeter.target(dict(base, mouth_open=np.float32(request_)), base, "all").points)
+    width = float(np.linalg.norm(points[291, :2] - points[61, :2]))
+    assert source.mouth.gap(points) / width == pytest.approx(request_, abs=0.02)
+
+
+def test_shut_lips_meet_in_the_image_at_any_pitch(open_mouth_engine):
+    """A shut mouth's inner lips meet in depth too, so the pitched head shows them touching: no slit, no overlap."""
+    _, source, base = open_mouth_engine
+    points = source.box.to_crop(source.retargeter.target(dict(base, mouth_open=np.float32(0.0)), base, "all").points)
+    assert abs(source.mouth.gap(points)) < 0.5

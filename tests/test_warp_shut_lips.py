@@ -73,6 +73,7 @@ def test_closing_a_real_open_mouth_shows_no_teeth_between_the_lips(shared) -> No
     from thead.backends.base import DriveOptions
     from thead.backends.warp import WarpBackend
     from thead.backends.warp.mesh import face_topology
+    from thead.backends.warp.retarget import SHUT_MOUTH
     from thead.io.video import read_frames
 
     frame = next(iter(read_frames(shared / "media/talking/hdtf_aoc.mp4")))
@@ -81,7 +82,7 @@ def test_closing_a_real_open_mouth_shows_no_teeth_between_the_lips(shared) -> No
     motion = backend.source_motion(source)
     assert source.lips.usable  # the source mouth is open
     upper, lower = face_topology().mouth
-    for opening in (0.0, 0.1):
+    for opening in (0.0, SHUT_MOUTH):  # asked shut, and at the openness below which a mouth shuts
         closing = dict(motion, mouth_open=np.float32(opening))
         crop = source.box.cut(backend.render(source, closing, motion, DriveOptions(paste_back=True)))
         points = source.box.to_crop(source.retargeter.target(closing, motion, "all").points)
@@ -91,3 +92,16 @@ def test_closing_a_real_open_mouth_shows_no_teeth_between_the_lips(shared) -> No
         mouth = crop[middle - 15 : middle + 15, left:right].astype(float)
         teeth = (mouth.min(axis=2) > 170) & (mouth.max(axis=2) - mouth.min(axis=2) < 50)
         assert teeth.sum() < 10, opening
+
+
+def test_the_lips_meet_in_a_gradient_from_the_upper_lips_tone_to_the_lower_lips() -> None:
+    """The opening is filled by a membrane, not diffusion inpainting: down the middle the tone runs evenly from the
+    darker upper lip to the lower one (TELEA held the upper tone for half the opening, then jumped by 10 levels)."""
+    crop, upper, lower, opening = open_mouth(gap=16.0)
+    top = np.zeros(crop.shape[:2], bool)
+    top[:60] = True
+    crop[top & np.all(crop == LIP, axis=2)] = (150, 60, 70)
+    shut = ShutLips(crop, upper, lower, gap=16.0).texture(crop, gap=0.0)
+    red = shut[opening[:, 80], 80, 0].astype(int)[2:-3]  # the opening's rows, but for its blended rims
+    assert red[0] < red[len(red) // 2] < red[-1]
+    assert np.abs(np.diff(red)).max() <= 4

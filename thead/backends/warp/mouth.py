@@ -30,6 +30,8 @@ HINGE_OFFSET = (0.25, 0.1)  # jaw hinge below and behind the outline points by t
 CENTRE_PAIRS = (4, 5, 6)  # chain positions of the pairs the openness is measured on (82/87, 13/14, 312/317)
 OUTER_LOWER = (146, 91, 181, 84, 17, 314, 405, 321, 375)  # outer lower lip, paired with the inner chain's middle
 OUTER_UPPER = (185, 40, 39, 37, 0, 267, 269, 270, 409)  # outer upper lip, likewise
+JAW_STEPS = 4  # at most this many Newton steps to reach the target openness ...
+JAW_TOLERANCE = 1e-3  # ... within this (openness units: mouth widths)
 LIP_KEEP = 0.6  # an opening mouth keeps each lip at least this share of its rest thickness (real lips
 # thin less than this when they part, so a driving video's own lip motion is left alone)
 
@@ -112,15 +114,17 @@ class JawRig:
         """
         target = float(np.clip(target, -PRESS_LIMIT, OPEN_LIMIT))
         out = self._keep_upper_lip(points.astype(np.float64))
-        current = self.openness(out)
-        probe = self.openness(self._rotate(out, 0.1)) - current
-        if abs(probe) > 1e-6:
+        for _ in range(JAW_STEPS):  # Newton steps: a wide-open source needs a large, non-linear turn to shut
+            current = self.openness(out)
+            probe = self.openness(self._rotate(out, 0.1)) - current
+            if abs(target - current) < JAW_TOLERANCE or abs(probe) <= 1e-6:
+                break
             out = self._rotate(out, 0.1 * (target - current) / probe)
         upper, lower = self.upper[1:-1], self.lower[1:-1]
         crossed = out[lower, 1] < out[upper, 1]
-        middle = (out[upper[crossed], 1] + out[lower[crossed], 1]) / 2
-        out[upper[crossed], 1] = middle
-        out[lower[crossed], 1] = middle
+        middle = (out[upper[crossed], 1:] + out[lower[crossed], 1:]) / 2  # the lips meet, in depth too
+        out[upper[crossed], 1:] = middle
+        out[lower[crossed], 1:] = middle
         return self._keep_lower_lip(out).astype(np.float32)
 
     def _keep_upper_lip(self, points: np.ndarray) -> np.ndarray:

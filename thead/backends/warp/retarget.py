@@ -126,14 +126,25 @@ class Retargeter:
         hops = np.full(len(points), OUTLINE_FLATTEN_HOPS, np.float32)
         hops[:MESH_POINTS] = np.minimum(graph_distance(topo.oval), OUTLINE_FLATTEN_HOPS)
         self.depth_scale = (1.0 - OUTLINE_FLATTEN * (1.0 - hops / OUTLINE_FLATTEN_HOPS)).astype(np.float32)
-        source = self._compose(self.canonical, self.pose.rotation, self.pose.translation, self.pose.scale)
-        self._offset = np.asarray(points, np.float32) - source  # zero but for the flattening
+        self._points = np.asarray(points, np.float32)
 
     def _compose(self, expression: np.ndarray, rotation: np.ndarray, translation: np.ndarray, scale: float) -> np.ndarray:
         """Image landmarks of a canonical expression, with the outline's depth flattened."""
         flat = expression.copy()
         flat[:, 2] *= self.depth_scale * DEPTH_GAIN
         return geometry.compose(flat, rotation, translation, scale)
+
+    def _place(self, expression: np.ndarray, rotation: np.ndarray, translation: np.ndarray, scale: float) -> np.ndarray:
+        """Image landmarks of ``expression`` in the target pose.
+
+        The head turns about the deeper head (DEPTH_GAIN), but the expression's own change is seen at the
+        source pose with the landmarks' true depth: lips that meet in depth meet in the image at any pitch.
+        """
+        src = self.pose
+        turn = self._compose(expression, rotation, translation, scale) - self._compose(
+            expression, src.rotation, src.translation, src.scale)
+        change = geometry.compose(expression - self.canonical, src.rotation, np.zeros(3), src.scale)
+        return self._points + change + turn
 
     def _pose(self, driving: dict, reference: dict | None) -> tuple[np.ndarray, np.ndarray, float]:
         """Target rotation, head centre and size."""
@@ -188,6 +199,6 @@ class Retargeter:
             rotation, translation, scale = self._pose(driving, reference)
         else:
             rotation, translation, scale = self.pose.rotation, self.pose.translation, self.pose.scale
-        points = self._compose(expression, rotation, translation, scale) + self._offset
-        rigid = self._compose(self.canonical, rotation, translation, scale) + self._offset
+        points = self._place(expression, rotation, translation, scale)
+        rigid = self._place(self.canonical, rotation, translation, scale)
         return Target(points, rotation, translation, scale, gaze_shift, closure, rigid)
