@@ -36,6 +36,15 @@ def test_animals_and_the_cats_are_refused(shared, name):
         assert "does not look human" in str(caught.value)
 
 
+def test_a_face_too_small_to_confirm_is_called_too_small_not_inhuman(astronaut):
+    """At 48x48 the astronaut's face is 8 px wide: the detectors cannot confirm it, and the error says why."""
+    tiny = cv2.resize(astronaut, (48, 48), interpolation=cv2.INTER_AREA)
+    with pytest.raises(NoFaceError, match="only 8 px wide") as caught:
+        analyze_image(tiny, name="tiny.png")
+    assert caught.value.exit_code == 3 and "does not look human" not in str(caught.value)
+    assert "40 px" in caught.value.hint
+
+
 def test_the_cat_at_512_px_gets_a_human_mesh_and_is_refused(shared):
     cat = read_image(shared / "media/portraits/lp_s39.jpg")
     cat = cv2.resize(cat, (512, round(cat.shape[0] * 512 / cat.shape[1])), interpolation=cv2.INTER_AREA)

@@ -27,6 +27,7 @@ CROP_SIDE = 256
 #: short-range best + full-range best: human faces measured >= 1.66 (>= 1.6 blurred, darkened, JPEG q15,
 #: 100 px), animals <= 1.45.
 MIN_EVIDENCE = 1.5
+SMALL_FACE = 40  # pixels: a face narrower than this that fails the check is called too small, not inhuman
 RIGHT_EYE, LEFT_EYE = (33, 133), (263, 362)
 
 
@@ -95,8 +96,15 @@ def plausibility(rgb: np.ndarray, face: Face) -> Plausibility:
 def require_human_face(rgb: np.ndarray, face: Face, name: str = "image") -> None:
     """NoFaceError (exit 3) when the mesh fitted on ``rgb`` is not confirmed as a human face."""
     verdict = plausibility(rgb, face)
-    if not verdict.human:
+    if verdict.human:
+        return
+    width = float(np.ptp(face.points[:, 0]))
+    if width < SMALL_FACE:  # too few pixels for the detectors to tell: say so rather than blame the face
         raise NoFaceError(
-            f"the face found in {name} does not look human (face-detector evidence {verdict.evidence:.2f} "
-            f"< {MIN_EVIDENCE}); thead animates human faces only",
-            "use a portrait of a person (photo, painting or drawing), facing the camera and upright")
+            f"the face found in {name} is only {width:.0f} px wide, too small to confirm as a human face "
+            f"(face-detector evidence {verdict.evidence:.2f} < {MIN_EVIDENCE})",
+            f"use a larger picture of the face: at least ~{SMALL_FACE} px wide")
+    raise NoFaceError(
+        f"the face found in {name} does not look human (face-detector evidence {verdict.evidence:.2f} "
+        f"< {MIN_EVIDENCE}); thead animates human faces only",
+        "use a portrait of a person (photo, painting or drawing), facing the camera and upright")
