@@ -16,6 +16,7 @@ from thead.backends.warp.interior import (
     contour_mask,
     lip_contour,
     match_colour,
+    ring_lab,
     warp_opening,
 )
 
@@ -67,7 +68,7 @@ def test_a_known_interior_lands_inside_the_target_contour_and_nowhere_else():
     up_dst, lo_dst = lips((90, 60), 40, 30)  # elsewhere, wider and taller
     target = lip_contour(up_dst, lo_dst)
     box = (40, 35, 140, 85)
-    interior = carry_interior(picture, render, target, box)
+    interior = carry_interior(picture, ring_lab(render, target), target, box)
     out = blend(render.copy(), interior, contour_mask(target, box), box)
     full = (0, 0, 160, 120)
     inside = cv2.erode((contour_mask(target, full, 0) > 0.5).astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
@@ -176,3 +177,32 @@ def test_on_a_real_clip_the_drivers_interior_beats_painted_and_bank_interiors(sh
     painted = mouth_ssim()
     assert driver > painted + 0.05
     assert driver > bank + 0.05
+
+
+@pytest.mark.parametrize("name", ["st_sad.png", "lp_s8.jpg"])
+def test_a_wide_bank_mouth_shows_a_dark_cavity_over_a_lip_red_tongue(shared, name):
+    """Without a driver, a wide-open mouth is not a black box: below the upper teeth the cavity is dark, and towards
+    the lower lip its shadow turns to the tongue's tone (the lips' colour, darker). Before, the floor of the mouth
+    was as black as the cavity (RGB 12, 7, 4 on lp_s8)."""
+    from thead.backends import DriveOptions, get_backend_class
+    from thead.io.image import read_image
+    from thead.motion.frame_edit import FrameEdit
+
+    engine = get_backend_class("warp")("cpu")
+    source = engine.prepare_source(read_image(shared / "media/portraits" / name))  # mouth shut: no own teeth
+    base = engine.source_motion(source)
+    frame = engine.apply_edit(base, FrameEdit(mouth=0.45))
+    out = engine.render(source, frame, base, DriveOptions()).astype(float)
+    points = source.retargeter.target(frame, base, "all").points
+    x = round(float(points[[13, 14], 0].mean()))
+    top, bottom = float(points[13, 1]), float(points[14, 1])
+
+    def band(start: float, end: float) -> np.ndarray:
+        """Mean RGB of a 3 px wide column between these shares of the opening, from the upper lip down."""
+        y0, y1 = round(top + start * (bottom - top)), round(top + end * (bottom - top))
+        return out[y0:y1, x - 1 : x + 2].reshape(-1, 3).mean(axis=0)
+
+    cavity, tongue = band(0.25, 0.4), band(0.6, 0.75)
+    assert cavity.mean() < 25  # dark
+    assert tongue[0] > cavity[0] + 25  # lighter towards the lower lip ...
+    assert tongue[0] > tongue[1] + 10 and tongue[0] > tongue[2] + 15  # ... and red, like lips

@@ -21,6 +21,7 @@ TEETH_BAND = 0.35  # share of the opening, at each lip, carried at the picture's
 LIP_BAND = 0.08  # width of the band the colour statistics are taken in (the lips), over the mouth width
 FEATHER = 2.0  # pixels inside the curve over which the blend mask rises from 0 to 1
 LIGHT_GAIN = (0.55, 1.6)  # limits of the lightness gain between picture and render
+TONGUE_LIGHT = 0.6  # lightness of the tongue in the mouth's shadow, as a share of the lips'
 SATURATION_GAIN = (0.0, 1.5)
 SUPERSAMPLE = 2
 
@@ -168,6 +169,15 @@ def ring_lab(image: np.ndarray, contour: np.ndarray) -> np.ndarray | None:
     return lab[band].mean(axis=0)
 
 
+def tongue_tone(lips: np.ndarray | None) -> np.ndarray:
+    """RGB (0..255) of the tongue in the mouth's shadow, from the Lab colour of the lips around it
+    (:func:`ring_lab`): their own colour at TONGUE_LIGHT of their lightness; black without lips."""
+    if lips is None:
+        return np.zeros(3, np.float32)
+    lab = np.array([[[lips[0] * TONGUE_LIGHT, lips[1], lips[2]]]], np.float32)
+    return cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)[0, 0] * 255.0
+
+
 def match_colour(interior: np.ndarray, picture_ring: np.ndarray | None, render_ring: np.ndarray | None) -> np.ndarray:
     """``interior`` (float RGB 0..255) relit like the render: lightness and saturation scaled by the ratio
     of the bands around the two openings (the picture's and the render's lips), within limits."""
@@ -182,10 +192,11 @@ def match_colour(interior: np.ndarray, picture_ring: np.ndarray | None, render_r
     return cv2.cvtColor(lab, cv2.COLOR_Lab2RGB) * 255.0
 
 
-def carry_interior(picture: MouthPicture, render: np.ndarray, target: np.ndarray,
+def carry_interior(picture: MouthPicture, render_ring: np.ndarray | None, target: np.ndarray,
                    box: tuple[int, int, int, int], grow: float = 0.0) -> np.ndarray:
     """The picture's mouth interior warped onto ``target`` (the render's smooth inner-lip curve, sampled like
-    :func:`lip_contour`) and colour-matched to ``render``; float32 RGB over ``box``.
+    :func:`lip_contour`) and colour-matched to the render's lips, whose :func:`ring_lab` is ``render_ring``;
+    float32 RGB over ``box``.
 
     ``grow`` (pixels of the render) is how far ``target`` was moved outwards by :func:`grown`: the
     picture's curve is moved by as much, in its own scale, so that the two still correspond.
@@ -195,7 +206,7 @@ def carry_interior(picture: MouthPicture, render: np.ndarray, target: np.ndarray
         source = grown(source, grow * (np.ptp(source[:, 0]) + 1e-6) / (np.ptp(target[:, 0]) + 1e-6))
     interior = warp_opening(picture.image, source, target, box)
     picture_ring = picture.ring if picture.ring is not None and not grow else ring_lab(picture.image, source)
-    return match_colour(interior, picture_ring, ring_lab(render, target))
+    return match_colour(interior, picture_ring, render_ring)
 
 
 def blend(render: np.ndarray, interior: np.ndarray, alpha: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:

@@ -9,8 +9,9 @@ entries of the shipped bank chosen by opening (:mod:`thead.backends.warp.bank`),
 smooth curve through the rendered inner lips, colour-matched and blended
 (:mod:`thead.backends.warp.interior`). The lips themselves stay the warped source lips, and a
 mouth that was open in the source keeps its own teeth (see :meth:`MouthFiller.teeth_edge`). A bank
-interior shades into a dark cavity below the upper teeth, and a thin opening is a dark, crisp slit,
-so that small openings read as open.
+interior shades into a dark cavity below the upper teeth, whose shadow turns towards the lower lip
+into the tongue's tone (the lips' colour, darker), and a thin opening is a dark, crisp slit, so that
+small openings read as open.
 """
 
 from __future__ import annotations
@@ -20,7 +21,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from thead.backends.warp.bank import mouth_bank
-from thead.backends.warp.interior import FEATHER, MouthPicture, blend, carry_interior, contour_mask, grown, lip_contour
+from thead.backends.warp.interior import (
+    FEATHER,
+    MouthPicture,
+    blend,
+    carry_interior,
+    contour_mask,
+    grown,
+    lip_contour,
+    ring_lab,
+    tongue_tone,
+)
 from thead.backends.warp.mesh import face_topology, graph_distance
 from thead.easing import smoothstep
 
@@ -159,6 +170,10 @@ CAVITY_FROM = (0.3, 0.05)  # where a bank interior starts to shade into the cavi
 # of the opening, at most this share of the mouth width (the upper teeth's height)
 CAVITY_SPAN = (0.4, 0.1)  # ... and over how much it reaches full shade (same units)
 CAVITY_SHADE = 0.15  # brightness left at full shade: a speaking mouth shows its upper teeth over a dark cavity
+TONGUE_REACH = 0.7  # share of the opening, up from the lower lip, over which the shadow turns to the tongue's tone
+TONGUE_GAP = 0.3  # ... and under this share, right above the lower lip, it fades back into the shadow (the lip's rim)
+TONGUE_HALF_WIDTH = 0.22  # the tongue spans this share of the mouth width either side of the centre ...
+TONGUE_FADE = 0.15  # ... fading out over this share towards the corners
 SLIT_PIXELS = 6.0  # openings thinner than this (pixels) show a dark slit rather than teeth
 
 
@@ -171,6 +186,7 @@ class _Layout:
     coverage: np.ndarray  # [h, w] how much of each pixel takes the interior
     openness: float  # inner-lip gap over mouth width
     shade: np.ndarray | float = 1.0  # [h, w] brightness factor for a bank interior (the cavity's shade)
+    floor: np.ndarray | float = 0.0  # [h, w] how much of the shadow takes the tongue's tone (by the lower lip)
 
 
 class MouthFiller:
@@ -232,11 +248,13 @@ class MouthFiller:
         layout = self._layout(frame.shape[:2], points, rigid, teeth, keep_own=picture is None, grow=grow)
         if layout is None:
             return frame
+        lips = ring_lab(frame, layout.contour)
         if picture is not None:
-            interior = carry_interior(picture, frame, layout.contour, layout.box, grow)
+            interior = carry_interior(picture, lips, layout.contour, layout.box, grow)
         else:
-            interior = sum(weight * carry_interior(entry, frame, layout.contour, layout.box)
-                           for entry, weight in mouth_bank().choose(layout.openness)) * layout.shade
+            interior = sum(weight * carry_interior(entry, lips, layout.contour, layout.box)
+                           for entry, weight in mouth_bank().choose(layout.openness))
+            interior = interior * layout.shade + (1.0 - layout.shade) * layout.floor * tongue_tone(lips)
         return blend(frame, interior, layout.coverage, layout.box)
 
     def _layout(self, shape: tuple[int, int], points: np.ndarray, rigid: np.ndarray, teeth: np.ndarray,
@@ -289,4 +307,10 @@ class MouthFiller:
         depth = smoothstep((t - top - start) / span)
         slit = 1.0 - smoothstep(height / SLIT_PIXELS - 0.5)
         shade = 1.0 - (1.0 - CAVITY_SHADE) * np.maximum(depth, slit)
-        return _Layout(box, contour, coverage, gap / width, shade[..., None].astype(np.float32))
+        # The tongue lies on the floor of the mouth: a rounded patch of the shadow above the lower lip (not against
+        # it, nor out to the corners) takes the lips' colour; thin slits stay dark.
+        above_lip = top + height - t
+        floor = smoothstep(1.0 - above_lip / (TONGUE_REACH * height)) * smoothstep(above_lip / (TONGUE_GAP * height))
+        floor *= (1.0 - slit) * (1.0 - smoothstep((np.abs(s - 0.5) - TONGUE_HALF_WIDTH) / TONGUE_FADE))
+        return _Layout(box, contour, coverage, gap / width, shade[..., None].astype(np.float32),
+                       floor[..., None].astype(np.float32))
