@@ -127,8 +127,10 @@ class JawRig:
         out = self._keep_upper_lip(points.astype(np.float64))
         for _ in range(JAW_STEPS):  # Newton steps: a wide-open source needs a large, non-linear turn to shut
             current = self.openness(out)
+            if abs(target - current) < JAW_TOLERANCE:
+                break
             probe = self.openness(self._rotate(out, 0.1)) - current
-            if abs(target - current) < JAW_TOLERANCE or abs(probe) <= 1e-6:
+            if abs(probe) <= 1e-6:
                 break
             out = self._rotate(out, 0.1 * (target - current) / probe)
         upper, lower = self.upper[1:-1], self.lower[1:-1]
