@@ -30,7 +30,7 @@ def test_shipped_weights_are_safetensors_with_the_corpus_attribution(tmp_path):
     for words in ("GRID audiovisual corpus", "Cooke, Barker, Cunningham and Shao, 2006", "CC BY 4.0"):
         assert words in notice
     model = mouth_model.load()
-    assert model.weights.shape == model.mean.shape == (len(mouth_model.CONTEXT) * 20,)
+    assert model.weights.shape == model.mean.shape == (len(mouth_model.CONTEXT) * mouth_model.PER_STEP,)
     (tmp_path / "broken.safetensors").write_bytes(b"\x05" + bytes(7) + b"hello")
     for path in (tmp_path / "missing.safetensors", tmp_path / "broken.safetensors"):
         with pytest.raises(WeightsError, match="cannot be read") as raised:  # exit 4, not a traceback
