@@ -18,6 +18,7 @@ import numpy as np
 from thead.backends.warp.fill import membrane_fill
 from thead.backends.warp.mesh import face_topology, graph_distance
 from thead.backends.warp.paste import polygon_mask
+from thead.backends.warp.tone import darkest_tone, luminance
 from thead.easing import smoothstep
 
 UPPER_SHARE = 0.85  # the upper lid's share of a closing; the lower lid does the rest
@@ -191,8 +192,7 @@ class _Eye:
         skin = membrane_fill(self.patch, grown > 0)
         lid_band = (grown > 0) & (self.opening[..., 0] < 0.5)
         band = self.patch[lid_band] if lid_band.sum() >= 4 else self.patch.reshape(-1, 3)
-        luminance = band @ np.array([0.299, 0.587, 0.114], np.float32)
-        lashes = np.median(band[luminance <= np.percentile(luminance, 25)], axis=0)
+        lashes = darkest_tone(band, 25)
         fill_mask = cv2.GaussianBlur(grown.astype(np.float32), (3, 3), 0)[..., None]
         return (fill_mask, skin + LASH_TONE * (lashes - skin), *self._unfolded_lid(grown))
 
@@ -209,9 +209,9 @@ class _Eye:
         # Filled from the skin around the eye (not from the lashes and the opening it covers), see LIT_SKIN.
         smooth = membrane_fill(patch, (band > 0) | (lashes > 0))
         skin = patch[band > 0]
-        luminance = skin @ np.array([0.299, 0.587, 0.114], np.float32)
-        low, high = np.percentile(luminance, LIT_SKIN)
-        lit = np.median(skin[(luminance >= low) & (luminance <= high)], axis=0)
+        light = luminance(skin)
+        low, high = np.percentile(light, LIT_SKIN)
+        lit = np.median(skin[(light >= low) & (light <= high)], axis=0)
         unfolded = smooth + LIT_LIFT * np.maximum(lit - smooth, 0.0)
         soft = max(3, 2 * round(LASH_ROW * self.half_width) + 1)
         return cv2.GaussianBlur(band.astype(np.float32), (soft, soft), 0)[..., None], unfolded

@@ -19,6 +19,7 @@ import numpy as np
 from thead.backends.warp.fill import membrane_fill
 from thead.backends.warp.interior import lip_contour
 from thead.backends.warp.paste import polygon_mask
+from thead.backends.warp.tone import darkest_tone
 from thead.easing import smoothstep
 
 MIN_GAP = 2.0  # pixels: a source mouth opened less than this has no band worth covering
@@ -58,8 +59,7 @@ class ShutLips:
         # Where the opening itself was, the lips meet: a darker seam, in the tone of the lips' shadowed inner edge.
         ring = cv2.dilate(grown, np.ones((3, 3), np.uint8)) > grown
         edge = patch[ring].astype(np.float32) if ring.sum() >= 4 else patch.reshape(-1, 3).astype(np.float32)
-        luminance = edge @ np.array([0.299, 0.587, 0.114], np.float32)
-        shadow = np.median(edge[luminance <= np.percentile(luminance, 20)], axis=0)
+        shadow = darkest_tone(edge, 20)
         seam = SEAM_TONE * cv2.GaussianBlur(self._opening.astype(np.float32), (3, 3), 0)[..., None]
         return lips + seam * (shadow - lips)
 
