@@ -7,10 +7,12 @@ no audio; H.264 at the writer's default quality), so any release with that API c
 Per clip and on average it reports full-frame SSIM and PSNR, mouth-region and face-region SSIM, mouth
 LMD, AKD and the sharpness ratio (face-box Laplacian variance, output over truth), each beside the same
 numbers for the still frame 0 repeated (the do-nothing baseline). Frames 1..N-1 are compared (frame 0
-is the source itself, identical for the still). The numbers come from thead's own
-metrics (``thead eval --metrics ssim,psnr,ssim-mouth,ssim-face,lmd,akd,sharpness``); when the measured
-``thead`` is an older release without the region metrics, they are loaded from this checkout, so that
-every release is measured by the same code.
+is the source itself, identical for the still). Frames are decoded by this script (:func:`decode`, rounded
+colour conversion), not by the measured release's reader, so that every release sees the same pixels:
+the reader of earlier releases truncated, and read every video about 1.2 levels dark. The numbers come
+from thead's own metrics (``thead eval --metrics ssim,psnr,ssim-mouth,ssim-face,lmd,akd,sharpness``);
+when the measured ``thead`` is an older release without the region metrics, they are loaded from this
+checkout, so that every release is measured by the same code.
 
     python benchmarks/self_reenactment.py [CLIP_OR_FOLDER ...] [--frames N] [--backend warp]
         [--json OUT.json] [--contact-sheet DIR] [--baseline PREVIOUS.json]
@@ -37,6 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
+#: swscale flags of the measurement decoder: rounded, full-resolution chroma (as thead.io.video reads)
+DECODE_FLAGS = "bilinear+accurate_rnd+full_chroma_int"
 VIDEO_SUFFIXES = {".mp4", ".mpg", ".mpeg", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
 #: (key in the JSON, column title, decimals, higher is better)
 METRICS = [
@@ -92,17 +96,33 @@ def metric_classes() -> dict[str, type]:
     return out
 
 
+def decode(path: Path, frames: int | None = None) -> list[np.ndarray]:
+    """The first ``frames`` (None: all) RGB uint8 frames of a video, decoded the same way for every release."""
+    import subprocess
+
+    from imageio_ffmpeg import get_ffmpeg_exe
+
+    from thead.io.video import open_video
+
+    width, height = open_video(path).size  # after the rotation players apply, as ffmpeg decodes
+    limit = ["-frames:v", str(frames)] if frames else []
+    command = [get_ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v:0", *limit,
+               "-vf", f"scale={width}:{height}:flags={DECODE_FLAGS}", "-fps_mode", "passthrough",
+               "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    data = subprocess.run(command, capture_output=True, check=True).stdout
+    return list(np.frombuffer(data, np.uint8).reshape(-1, height, width, 3))
+
+
 def render(clip: Path, first: np.ndarray, folder: Path, frames: int | None, backend: str) -> list[np.ndarray]:
     """Frame 0 driven by the clip through ``thead.drive_video`` (paste-back, relative, no audio)."""
     import thead
     from thead.io.image import write_image
-    from thead.io.video import read_frames
 
     source, output = folder / f"{clip.stem}_frame0.png", folder / f"{clip.stem}_output.mp4"
     write_image(source, first)
     thead.drive_video(source, clip, output, backend=backend, audio="none", max_frames=frames, paste_back=True,
                       force=True)
-    return read_frames(output)
+    return decode(output)
 
 
 def measure(classes: dict[str, type], generated: list[np.ndarray], truth: list[np.ndarray], fps: float,
@@ -146,11 +166,11 @@ def contact_sheet(path: Path, truth: np.ndarray, output: np.ndarray, still: np.n
 
 
 def run_clip(clip: Path, classes: dict[str, type], frames: int | None, backend: str, sheets: Path | None) -> dict:
-    from thead.io.video import open_video, read_frames
+    from thead.io.video import open_video
     from thead.metrics.landmarks import track_mesh
 
     fps = open_video(clip).fps
-    truth = read_frames(clip, frames)
+    truth = decode(clip, frames)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         output = render(clip, truth[0], Path(tmp), frames, backend)
@@ -282,7 +302,8 @@ def main(argv: list[str] | None = None) -> dict:
         "backend": args.backend, "frames": args.frames, "seconds": round(time.perf_counter() - started, 1),
         "protocol": "source = frame 0 of the clip, driving = the clip (thead.drive_video: relative, paste-back, "
                     "no audio, H.264 CRF 18); frames 1..N-1 compared with the clip (frame 0 is the source); still = "
-                    "frame 0 repeated; metrics as in thead eval; mean = plain mean over clips",
+                    "frame 0 repeated; frames decoded by the benchmark (rounded colour conversion); metrics as in "
+                    "thead eval; mean = plain mean over clips",
         "clips": results,
         "mean": {"output": mean_of(results, "output"), "still": mean_of(results, "still")},
     }
