@@ -1,14 +1,17 @@
-"""Still images in and out: RGB uint8 arrays, EXIF orientation applied, huge files downscaled while decoding."""
+"""Still images in and out: RGB uint8 arrays, EXIF orientation applied, colours converted to sRGB from an
+embedded ICC profile, huge files downscaled while decoding."""
 
 from __future__ import annotations
 
+import functools
+import io
 import math
 import os
 import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import ExifTags, Image, PngImagePlugin, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageCms, PngImagePlugin, UnidentifiedImageError
 
 from thead.errors import BadInputError, OutputError
 from thead.io.atomic import atomic_path
@@ -33,10 +36,16 @@ class ImageDownscaledWarning(UserWarning):
     """``read_image`` returned a smaller image than the file holds (it exceeded ``max_pixels``)."""
 
 
+class ColourProfileWarning(UserWarning):
+    """``read_image`` could not use the file's embedded colour profile and took its pixels as sRGB."""
+
+
 def read_image(path: str | os.PathLike, max_pixels: int = 40_000_000) -> np.ndarray:
     """Read an image file as RGB uint8 (H, W, 3), upright per its EXIF orientation.
 
-    Grayscale, palette and 16-bit images are converted; transparency is flattened onto white.
+    Grayscale, palette and 16-bit images are converted; transparency is flattened onto white. Colours are
+    converted to sRGB (what thead writes, and what its videos are tagged as) from an embedded RGB ICC profile
+    (a phone's Display P3, Adobe RGB); an unreadable profile is ignored with a ``ColourProfileWarning``.
     Sizes are checked from the file header before decoding: images with a side under ``MIN_SIDE``
     pixels are refused (too small for a face), and so are images over ``MAX_DECODE_PIXELS``.
     Images over ``max_pixels`` are downscaled by the smallest integer factor that fits them under it
@@ -67,6 +76,7 @@ def read_image(path: str | os.PathLike, max_pixels: int = 40_000_000) -> np.ndar
         factor = math.ceil(math.sqrt(width * height / max_pixels))  # 1 when the image fits
         try:
             orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+            profile = image.info.get("icc_profile")
             if factor > 1 and image.format == "JPEG":
                 image.draft("RGB", (width // factor, height // factor))  # decode at a DCT scale of 1/2, 1/4 or 1/8
             image.load()
@@ -87,6 +97,8 @@ def read_image(path: str | os.PathLike, max_pixels: int = 40_000_000) -> np.ndar
             ImageDownscaledWarning,
             stacklevel=2,
         )
+    if profile:
+        picture = _to_srgb(picture, profile, path)
     if orientation in _ORIENTATION_FIX:
         picture = picture.transpose(_ORIENTATION_FIX[orientation])
     return _flatten(picture)
@@ -133,6 +145,27 @@ def _normalize_mode(image: Image.Image) -> Image.Image:
         return Image.fromarray(np.clip(values, 0, 255).astype(np.uint8), "L")
     has_alpha = "A" in image.mode or "transparency" in image.info
     return image.convert("RGBA" if has_alpha else "RGB")
+
+
+def _to_srgb(image: Image.Image, profile: bytes, path: Path) -> Image.Image:
+    """``image`` (L, LA, RGB or RGBA) converted from the RGB ICC ``profile`` to sRGB; unchanged when the profile
+    is sRGB already, not an RGB profile, or unreadable (then with a ``ColourProfileWarning``)."""
+    if image.mode not in ("RGB", "RGBA"):
+        return image
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+        if source.profile.xcolor_space.strip() != "RGB" or "srgb" in ImageCms.getProfileDescription(source).lower():
+            return image
+        return ImageCms.profileToProfile(image, source, _srgb(), outputMode=image.mode)
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as error:
+        warnings.warn(f"{path}: its colour profile cannot be read ({error}); colours taken as sRGB",
+                      ColourProfileWarning, stacklevel=3)
+        return image
+
+
+@functools.cache
+def _srgb() -> ImageCms.ImageCmsProfile:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
 def _flatten(image: Image.Image) -> np.ndarray:
