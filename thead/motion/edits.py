@@ -92,7 +92,7 @@ def set_mouth(frame: dict[str, np.ndarray], openness: float) -> dict[str, np.nda
     corners = weight[_MOUTH_CORNERS]
     weight[upper] *= beside[upper]
     weight[_MOUTH_CORNERS] = corners
-    weight[_INNER_UPPER] = weight[_INNER_LOWER] = 0.0
+    weight[_INNER_UPPER] = 0.0  # the inner lips are placed below, by the lens
     target, current = max(float(openness), 0.0), geometry.mouth_openness(expr)
     delta = (target - current) * width
     # Opening, the inner lips part as a lens, least by the corners (scaled so that the opening at the centre is the
