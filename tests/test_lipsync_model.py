@@ -33,12 +33,17 @@ def benchmark():
     return module
 
 
+def _relaxed(face, opening: float) -> dict[str, np.ndarray]:
+    """The astronaut without her smile (corners level with the lips), lips ``opening`` apart."""
+    return edits.set_mouth(edits.level_corners(face, 0.8), opening)
+
+
 def _opening(frame, jaw, closure=0.0, rest=None) -> float:
     return float(mouth_edit(frame, "landmarks", jaw, 0.0, closure, 0.0, rest=rest)["mouth_open"])
 
 
 def test_slightly_parted_lips_stay_parted_in_silence_and_speech_opens_from_there(face):
-    relaxed = edits.set_mouth(face, 0.08)  # lips a little apart, as many people rest
+    relaxed = _relaxed(face, 0.08)  # lips a little apart, as many people rest
     assert _opening(relaxed, 0.0) == pytest.approx(0.08, abs=0.005)
     assert SPEECH_OPEN <= _opening(relaxed, 1.0) < SPEECH_OPEN + 0.1
     assert 0.08 + 0.01 < _opening(relaxed, 0.5) < SPEECH_OPEN - 0.05
@@ -77,8 +82,18 @@ def test_a_face_caught_mid_word_rests_with_its_lips_closed(face, open_to):
     assert float(face["mouth_open"]) > 0.15 and _opening(face, 0.0) < 0.01  # a smile showing teeth closes too
 
 
+@pytest.mark.parametrize("apart", [0.08, 0.15])
+def test_a_smile_with_parted_lips_rests_closed_a_relaxed_face_keeps_them(face, apart):
+    from thead.face.geometry import corner_lift
+
+    smiling, relaxed = edits.set_mouth(face, apart), _relaxed(face, apart)
+    assert corner_lift(smiling["expression"]) > 0.16 and corner_lift(relaxed["expression"]) < 0.1
+    assert _opening(smiling, 0.0) < 0.01
+    assert _opening(relaxed, 0.0) == pytest.approx(apart, abs=0.005)
+
+
 def test_dubbing_takes_the_rest_from_the_rest_frame_not_the_video_frame(face):
-    relaxed, talking = edits.set_mouth(face, 0.08), edits.set_mouth(face, 0.3)
+    relaxed, talking = _relaxed(face, 0.08), edits.set_mouth(face, 0.3)
     assert _opening(talking, 0.0, rest=relaxed) == pytest.approx(0.08, abs=0.005)
     assert _opening(relaxed, 0.0, rest=edits.set_mouth(face, 0.0)) < 0.01
 
@@ -91,7 +106,23 @@ def test_benchmark_finds_the_lag_and_scores_landmark_distance_against_the_still_
     assert lag == 1 and r > 0.99
     assert benchmark.best_correlation(rng.normal(size=200), real)[0] < 0.3
     mouths = rng.normal(size=(50, 20, 2))
-    assert benchmark.lmd_gain(mouths, mouths) == 1.0
-    assert benchmark.lmd_gain(np.repeat(mouths[:1], 50, axis=0), mouths) == pytest.approx(0.0)
+    assert benchmark.pose_free_gain(mouths, mouths) == 1.0
+    assert benchmark.pose_free_gain(np.repeat(mouths[:1], 50, axis=0), mouths) == pytest.approx(0.0)
     halfway = mouths[:1] + 0.5 * (mouths - mouths[:1])
-    assert benchmark.lmd_gain(halfway, mouths) == pytest.approx(0.5)
+    assert benchmark.pose_free_gain(halfway, mouths) == pytest.approx(0.5)
+    assert benchmark.pose_free_gain(mouths + 3.0, mouths) < 0.0  # a mouth in the wrong place counts
+
+
+def test_benchmark_landmark_distance_is_thead_evals_lmd(benchmark):
+    """LMD (Chen et al. 2018) on iBUG-68 points: mouth sets centred, so a moved mouth of the right shape scores 1."""
+    rng = np.random.default_rng(1)
+    faces = rng.normal(size=(40, 68, 2)) * 10
+    assert benchmark.lmd_gain(faces + np.array([3.0, -2.0]), faces) == pytest.approx(1.0)
+    assert benchmark.lmd_gain(np.repeat(faces[:1], 40, axis=0), faces) == pytest.approx(0.0)
+    mouth = slice(48, 68)
+    halfway = faces.copy()
+    halfway[:, mouth] = faces[:1, mouth] + 0.5 * (faces[:, mouth] - faces[:1, mouth])
+    assert benchmark.lmd_gain(halfway, faces) == pytest.approx(0.5, abs=0.02)
+    other = faces.copy()
+    other[:, :48] += 5.0  # the rest of the face does not count
+    assert benchmark.lmd_gain(other, faces) == pytest.approx(1.0)

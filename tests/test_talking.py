@@ -85,15 +85,16 @@ def test_mouth_edit_is_absolute_so_it_replaces_a_frames_own_lips(warp):
 
 
 def test_the_portraits_own_mouth_is_kept_until_the_speech_begins(warp):
+    from thead.face.geometry import corner_lift
     from thead.motion.talking.mouth import rest_openness
 
     base = warp[2]
-    own = float(base["mouth_open"])
-    assert rest_openness(own) < own - 0.05  # the astronaut's smile shows teeth: she rests closed once she has spoken
+    own, lift = float(base["mouth_open"]), corner_lift(base["expression"])
+    assert rest_openness(own, lift) == 0.0  # the astronaut's smile shows teeth: she rests closed once she has spoken
     opening = speech_motion(_speech(), base, "landmarks", pose="still", blink_rate=0).channels["mouth_open"]
     t = np.arange(len(opening)) / FPS
     assert np.allclose(opening[t < 0.75], own, atol=1e-3)  # the video starts on the portrait as given
-    assert np.allclose(opening[(t > 6.2) & (t < 8.8)], rest_openness(own), atol=0.01)  # a pause after speaking
+    assert np.allclose(opening[(t > 6.2) & (t < 8.8)], 0.0, atol=0.01)  # a pause after speaking: lips closed
     silent = _speech(talking=())
     kept = speech_motion(silent, base, "landmarks", pose="still", blink_rate=0).channels["mouth_open"]
     assert np.allclose(kept, own, atol=1e-3)  # no speech at all: the mouth never moves

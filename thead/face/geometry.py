@@ -21,6 +21,7 @@ _CENTRE = np.array([33, 133, 362, 263, 168, 6, 197, 195])
 RIGHT_EYE = {"outer": 33, "inner": 133, "upper": (160, 159, 158), "lower": (144, 145, 153), "iris": 468}
 LEFT_EYE = {"outer": 263, "inner": 362, "upper": (387, 386, 385), "lower": (373, 374, 380), "iris": 473}
 MOUTH = {"left": 78, "right": 308, "upper": (82, 13, 312), "lower": (87, 14, 317)}
+MOUTH_CORNERS = (61, 291)  # outer lip corners
 
 # MediaPipe indices of the iBUG 68-point scheme (jaw, brows, nose, eyes, outer and inner lips).
 INDICES_68 = np.array([
@@ -111,6 +112,16 @@ def mouth_openness(points: np.ndarray) -> float:
     gap = np.linalg.norm(p[list(MOUTH["upper"]), :2] - p[list(MOUTH["lower"]), :2], axis=1).mean()
     width = np.linalg.norm(p[MOUTH["left"], :2] - p[MOUTH["right"], :2])
     return float(gap / max(width, 1e-6))
+
+
+def corner_lift(points: np.ndarray) -> float:
+    """How far the mouth corners sit above the lips' centre line, over mouth width (pose-free points; a relaxed
+    mouth about 0.02-0.10, a broad smile 0.15 and more)."""
+    p = np.asarray(points, np.float64)
+    width = np.linalg.norm(p[MOUTH_CORNERS[0], :2] - p[MOUTH_CORNERS[1], :2])
+    centre = (p[MOUTH["upper"][1], 1] + p[MOUTH["lower"][1], 1]) / 2.0  # inner lips' midpoints (y grows down)
+    corners = (p[MOUTH_CORNERS[0], 1] + p[MOUTH_CORNERS[1], 1]) / 2.0
+    return float((centre - corners) / max(width, 1e-6))
 
 
 def _iris_offset(p: np.ndarray, eye: dict, left_corner: str, right_corner: str) -> np.ndarray:

@@ -1,7 +1,7 @@
 """One frame's mouth from articulation values: jaw opening, spread or rounding, lip closure, teeth.
 
 A face whose lips are only slightly parted keeps that opening in silence and speaks from it; one
-caught mid-word (or smiling with its teeth showing) rests with its lips closed (:func:`rest_openness`).
+caught mid-word, or smiling with its lips apart, rests with its lips closed (:func:`rest_openness`).
 
 The shape is absolute: the openness channel is set to a target, not moved by a difference, so
 applying it to a frame measured on a video replaces that frame's own lip motion (dubbing); give
@@ -22,9 +22,13 @@ SPEECH_OPEN = 0.45  # openness (inner-lip gap / mouth width) of jaw = 1: real sp
 JAW_POWER = 1.5  # the opening grows faster than the jaw value: the articulation's jaw is a square-root curve of the
 # lip opening, there so that small openings showed through the warp renderer's former dead zone; now that the renderer
 # opens small gaps as asked, this undoes most of it (1.5 rather than 2: measured best lip sync on GRID)
-PARTED = (0.12, 0.16)  # a face whose lips are parted (openness) up to the first value keeps them so in silence, as
-# relaxed speakers do (2 of the 8 GRID speakers rest at ~0.13); fading to shut at the second: a portrait caught mid-word,
-# or smiling with its teeth showing, rests with its lips closed
+PARTED = (0.16, 0.19)  # a face whose lips are parted (openness) up to the first value keeps them so in silence, as
+# relaxed faces do; fading to shut at the second: a portrait caught mid-word rests with its lips closed. Measured: the
+# shared GRID speakers whose first frame is relaxed (0.095, 0.147) stay so in their silences, two portraits with relaxed
+# parted lips read 0.151 and 0.164; first frames caught mid-word read 0.194-0.5 (their speakers rest under 0.01)
+SMILE_LIFT = (0.12, 0.16)  # and a face smiling with its lips apart (mouth corners this far above the lips' centre line,
+# in mouth widths: geometry.corner_lift) rests with them closed, fading over this range: relaxed faces measure 0.02-0.10,
+# a broad smile showing its teeth 0.18
 UPPER_LIFT = 0.15  # the upper lip rises this share of the opening (times the mouth width) as the mouth opens, as
 # real speakers' does (the jaw rig, edits.set_mouth, keeps it still). 0.15 matches GRID speakers' outer upper-lip rise
 # per unit of openness; every leave-one-clip-out fold picks it among 0, 0.05, 0.1 and 0.15 (landmark distance cannot
@@ -48,10 +52,17 @@ def openness(jaw: float, closure: float, rest: float = 0.0) -> float:
     return opening * (1.0 - float(np.clip(closure, 0.0, 1.0)))
 
 
-def rest_openness(face_openness: float) -> float:
-    """The opening a face with lips ``face_openness`` apart keeps in silence (see :data:`PARTED`)."""
-    kept, shut = PARTED
-    return float(face_openness) * float(np.clip((shut - float(face_openness)) / (shut - kept), 0.0, 1.0))
+def rest_openness(face_openness: float, corner_lift: float = 0.0) -> float:
+    """The opening a face with lips ``face_openness`` apart and mouth corners ``corner_lift`` above their centre
+    line keeps in silence (see :data:`PARTED` and :data:`SMILE_LIFT`)."""
+    openness = float(face_openness)
+    parted = _fade(openness, *PARTED) * _fade(float(corner_lift), *SMILE_LIFT)
+    return openness * parted
+
+
+def _fade(value: float, kept: float, shut: float) -> float:
+    """1 up to ``kept``, 0 from ``shut``, linear between."""
+    return float(np.clip((shut - value) / (shut - kept), 0.0, 1.0))
 
 
 def mouth_edit(frame: dict[str, np.ndarray], space: str, jaw: float, spread: float, closure: float, teeth: float,
@@ -67,9 +78,11 @@ def mouth_edit(frame: dict[str, np.ndarray], space: str, jaw: float, spread: flo
     spread = float(np.clip(spread, -1.0, 1.0))
     closure = float(np.clip(closure, 0.0, 1.0))
     teeth = float(np.clip(teeth, 0.0, 1.0))
-    own = float((frame if rest is None else rest)["mouth_open"])
+    face = frame if rest is None else rest
+    own = float(face["mouth_open"])
+    lift = geometry.corner_lift(face["expression"]) if space == "landmarks" else 0.0
     keep = float(np.clip(keep, 0.0, 1.0))
-    parted = (1.0 - keep) * rest_openness(own) + keep * own
+    parted = (1.0 - keep) * rest_openness(own, lift) + keep * own
     target = openness(jaw, closure, parted)
     if space == "landmarks":
         return _lift_upper_lip(_landmarks(frame, target, spread, closure, teeth, rest), max(target - parted, 0.0))
