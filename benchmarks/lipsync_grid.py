@@ -27,10 +27,12 @@ Issue 11's bar: mean r >= 0.65 with the best lag within +-1 frame at 25 fps, LMD
 
 The mouth model (``thead.audio.mouth_model``) is fitted on GRID clips, so every GRID clip is driven
 with a model fitted on the *other* GRID clips (leave one clip out); the HDTF interview, never used
-for fitting, gets the model fitted on all of them. ``--write-model`` refits the shipped weights on
+for fitting, gets the model fitted on all of them, and so does any other clip: ``--media`` may be any
+folder of real talking clips with their own sound (every video in it is driven), ``--clips`` may name
+files anywhere (the GRID clips are then taken from ``../shared/media/talking``). ``--write-model`` refits the shipped weights on
 every GRID clip (``thead/audio/data/grid_mouth.safetensors``) before evaluating.
 
-    python benchmarks/lipsync_grid.py [--media ../shared/media/talking] [--clips grid_bbaf2n ...] [--pose still]
+    python benchmarks/lipsync_grid.py [--media ../shared/media/talking] [--clips grid_bbaf2n clip.mp4 ...] [--pose still]
                                       [--no-chance] [--write-model] [--diagnose] [--oracle]
 """
 
@@ -170,21 +172,28 @@ def drive_opening(clip: Path, opening: np.ndarray, out: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     shared = Path(os.environ.get("THEAD_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-    parser.add_argument("--media", type=Path, default=shared / "media" / "talking")
-    parser.add_argument("--clips", nargs="*", help="clip names (default: every grid_*.mpg, then hdtf_aoc.mp4)")
+    talking = shared / "media" / "talking"
+    parser.add_argument("--media", type=Path, default=talking, help="folder of real talking clips with their sound")
+    parser.add_argument("--clips", nargs="*", help="clip names in --media, or paths (default: every grid_*.mpg, then "
+                        "hdtf_*.mp4; in any other folder, every video)")
     parser.add_argument("--pose", default="natural", help="head motion of the driven portrait")
     parser.add_argument("--write-model", action="store_true", help="refit the shipped mouth model on all GRID clips")
     parser.add_argument("--no-chance", action="store_true", help="skip the other-audio baseline")
     parser.add_argument("--diagnose", action="store_true", help="per clip: amplitude, width, lip height, LMD by voice")
     parser.add_argument("--oracle", action="store_true", help="also drive each clip by its real mouth opening (no audio)")
     args = parser.parse_args()
-    clips = [args.media / name for name in args.clips] if args.clips else \
-        sorted(args.media.glob("grid_*.mpg")) + sorted(args.media.glob("hdtf_*.mp4"))
-    clips = [c if c.suffix else next(args.media.glob(f"{c.name}.*")) for c in clips]
+    if args.clips:
+        clips = [Path(name) if Path(name).is_file() else args.media / name for name in args.clips]
+        clips = [c if c.suffix else next(args.media.glob(f"{c.name}.*")) for c in clips]
+    else:
+        clips = sorted(args.media.glob("grid_*.mpg")) + sorted(args.media.glob("hdtf_*.mp4")) or \
+            sorted(c for c in args.media.iterdir() if c.suffix.lower() in {".mp4", ".mpg", ".mov", ".mkv", ".webm"})
     from thead.audio import mouth_model
 
     grid = [c for c in clips if c.name.startswith("grid_")]
-    training = sorted(args.media.glob("grid_*.mpg"))  # every GRID clip the shipped model may have seen
+    # every GRID clip the shipped model may have seen: a clip among them is scored by a model fitted without it,
+    # any other clip by one fitted on all of them (the shipped model when there are none)
+    training = sorted(args.media.glob("grid_*.mpg")) or sorted(talking.glob("grid_*.mpg"))
     real = {clip: mouth_series(clip) for clip in dict.fromkeys(clips + training)}
     examples = {clip: training_example(clip, real[clip][0]) for clip in training}
     if args.write_model:
@@ -197,7 +206,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for clip in clips:
             real_open, real_mouth, real_68 = real[clip]
-            unseen = mouth_model.fit(example for other, example in examples.items() if other != clip)
+            others = [example for other, example in examples.items() if other != clip]
+            unseen = mouth_model.fit(others) if others else mouth_model.current()
             with mouth_model.using(unseen):
                 made_open, made_mouth, made_68 = mouth_series(drive(clip, clip, Path(tmp) / f"{clip.stem}.mp4", args.pose))
                 r, lag = best_correlation(made_open, real_open)
