@@ -190,3 +190,28 @@ def test_a_command_that_succeeds_is_exit_0(monkeypatch, tmp_path):
 
     monkeypatch.setattr(drive_pipeline, "drive_video", lambda *a, **k: RenderResult("o.mp4", 1, 25.0, "warp", "cpu"))
     assert run(["drive-video", "a.png", "b.mp4", "-o", str(tmp_path / "o.mp4"), "-q"]) == 0
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="signals are held with the POSIX signal mask")
+def test_a_stop_signal_while_mediapipe_runs_natively_is_delivered_after_it(capfd):
+    """Inside a native MediaPipe call (stderr silenced) a handler's exception could be swallowed: the signal is held
+    and raised as the block ends, with stderr back."""
+    import os
+    import time
+
+    from thead.cli import raise_interrupted
+    from thead.face._mediapipe import quiet_native_logs
+
+    previous = signal.signal(signal.SIGINT, raise_interrupted)
+    finished = False
+    try:
+        with pytest.raises(Interrupted):
+            with quiet_native_logs():
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.05)  # without the hold, the handler would raise here, inside the native call
+                finished = True
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert finished
+    print("stderr is back", file=sys.stderr, flush=True)
+    assert "stderr is back" in capfd.readouterr().err
