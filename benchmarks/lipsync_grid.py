@@ -85,18 +85,20 @@ def lmd_gain(made: np.ndarray, real: np.ndarray) -> float:
     have; ``made`` and ``real`` are iBUG-68 landmarks [T, 68, 2]."""
     from thead.metrics.lmd import mouth_landmark_distance
 
-    n = min(len(made), len(real))
-    ours = mouth_landmark_distance(made[:n], real[:n]).mean()
-    still = mouth_landmark_distance(np.repeat(real[:1], n, axis=0), real[:n]).mean()
-    return float(1.0 - ours / still)
+    return _gain(made, real, mouth_landmark_distance)
 
 
 def pose_free_gain(made: np.ndarray, real: np.ndarray) -> float:
     """1 - distance(ours, real) / distance(still first frame, real) of pose-free mouth landmarks, not centred."""
+    return _gain(made, real, lambda a, b: np.linalg.norm(a - b, axis=-1))
+
+
+def _gain(made: np.ndarray, real: np.ndarray, distance) -> float:
+    """1 - distance(ours, real) / distance(still first frame, real), per-frame ``distance`` averaged over the frames
+    both have."""
     n = min(len(made), len(real))
-    ours = np.linalg.norm(made[:n] - real[:n], axis=-1).mean()
-    still = np.linalg.norm(real[:1] - real[:n], axis=-1).mean()
-    return float(1.0 - ours / still)
+    still = np.repeat(real[:1], n, axis=0)
+    return float(1.0 - distance(made[:n], real[:n]).mean() / distance(still, real[:n]).mean())
 
 
 def diagnosis(made_open: np.ndarray, made: np.ndarray, real_open: np.ndarray, real: np.ndarray,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -24,6 +26,15 @@ def shared() -> Path:
     if path is None:
         pytest.skip("../shared is absent (set THEAD_SHARED to a folder with media/, golden/, reference/)")
     return path
+
+
+@pytest.fixture(scope="session")
+def lipsync_benchmark() -> ModuleType:
+    """``benchmarks/lipsync_grid.py`` as a module: its scores are what the lip-sync tests assert on."""
+    spec = importlib.util.spec_from_file_location("lipsync_grid", REPO / "benchmarks" / "lipsync_grid.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")
