@@ -28,7 +28,7 @@ Issue 11's bar: mean r >= 0.65 with the best lag within +-1 frame at 25 fps, LMD
 The mouth model (``thead.audio.mouth_model``) is fitted on GRID clips, so every GRID clip is driven
 with a model fitted on the *other* GRID clips (leave one clip out); the HDTF interview, never used
 for fitting, gets the model fitted on all of them, and so does any other clip: ``--media`` may be any
-folder of real talking clips with their own sound (every video in it is driven), ``--clips`` may name
+folder of real talking clips with their own sound (every video in it with sound is driven), ``--clips`` may name
 files anywhere (the GRID clips are then taken from ``../shared/media/talking``). ``--write-model`` refits the shipped weights on
 every GRID clip (``thead/audio/data/grid_mouth.safetensors``) before evaluating.
 
@@ -66,6 +66,14 @@ def mouth_series(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             mouths.append(expression[MOUTH_POINTS, :2])
             ibug.append(to_68(points)[:, :2])
     return np.array(openness), np.array(mouths), np.array(ibug)
+
+
+def talking_clips(folder: Path) -> list[Path]:
+    """The videos in ``folder`` that have sound (a silent one has no speech to drive a mouth with)."""
+    from thead.io.audio import has_audio
+    from thead.metrics.inputs import VIDEO_SUFFIXES
+
+    return sorted(c for c in folder.iterdir() if c.suffix.lower() in VIDEO_SUFFIXES and has_audio(c))
 
 
 def best_correlation(made: np.ndarray, real: np.ndarray, max_lag: int = MAX_LAG) -> tuple[float, int]:
@@ -177,7 +185,7 @@ def main() -> None:
     talking = shared / "media" / "talking"
     parser.add_argument("--media", type=Path, default=talking, help="folder of real talking clips with their sound")
     parser.add_argument("--clips", nargs="*", help="clip names in --media, or paths (default: every grid_*.mpg, then "
-                        "hdtf_*.mp4; in any other folder, every video)")
+                        "hdtf_*.mp4; in any other folder, every video with sound)")
     parser.add_argument("--pose", default="natural", help="head motion of the driven portrait")
     parser.add_argument("--write-model", action="store_true", help="refit the shipped mouth model on all GRID clips")
     parser.add_argument("--no-chance", action="store_true", help="skip the other-audio baseline")
@@ -188,8 +196,7 @@ def main() -> None:
         clips = [Path(name) if Path(name).is_file() else args.media / name for name in args.clips]
         clips = [c if c.suffix else next(args.media.glob(f"{c.name}.*")) for c in clips]
     else:
-        clips = sorted(args.media.glob("grid_*.mpg")) + sorted(args.media.glob("hdtf_*.mp4")) or \
-            sorted(c for c in args.media.iterdir() if c.suffix.lower() in {".mp4", ".mpg", ".mov", ".mkv", ".webm"})
+        clips = sorted(args.media.glob("grid_*.mpg")) + sorted(args.media.glob("hdtf_*.mp4")) or talking_clips(args.media)
     from thead.audio import mouth_model
 
     grid = [c for c in clips if c.name.startswith("grid_")]
