@@ -276,8 +276,13 @@ def _falloff(expr: np.ndarray, centres, reach: float) -> np.ndarray:
 
 def set_pose(frame: dict[str, np.ndarray], yaw: float | None = None, pitch: float | None = None,
              roll: float | None = None) -> dict[str, np.ndarray]:
-    """Set head angles in degrees (None keeps a channel)."""
+    """Set head angles in degrees (None keeps a channel). A frame measured on a video whose hair was followed (the
+    optional ``skull`` channel) has its hair rolled with the head, so the hair goes where the head is sent."""
     changes = {name: np.float32(value) for name, value in (("yaw", yaw), ("pitch", pitch), ("roll", roll)) if value is not None}
+    if roll is not None and "skull" in frame:
+        skull = np.array(frame["skull"], np.float32, copy=True)
+        skull[2] += np.float32(roll) - np.float32(frame["roll"])
+        changes["skull"] = skull
     return _with(frame, **changes)
 
 

@@ -17,7 +17,19 @@ from thead.backends.warp.mesh import MESH_POINTS, Anchors, build_anchors, face_t
 from thead.backends.warp.mouth import MouthFiller
 from thead.backends.warp.paste import CropBox, PasteMask, face_crop
 from thead.backends.warp.person import person_probability
-from thead.backends.warp.retarget import DRIVEN_SHUT_PRESS, MOVES, SHUT_PRESS, Retargeter, Target, soft_limit
+from thead.backends.warp.retarget import (
+    DRIVEN_SHUT_PRESS,
+    FREE_SHIFT,
+    MAX_SHIFT,
+    MAX_TURN_DEG,
+    MOVES,
+    SCALE_RANGE,
+    SHUT_PRESS,
+    Retargeter,
+    Target,
+    soft_limit,
+)
+from thead.backends.warp.skull import SkullTracker, relative_move, similarity_matrix
 from thead.backends.warp.torso import TorsoTracker
 from thead.backends.warp.warp import MeshWarp
 from thead.face import analyze_image, geometry
@@ -97,13 +109,20 @@ class WarpBackend(Backend):
         Lips and brows are smoothed at EXPRESSIVE_SMOOTHING times ``smooth``: they move fast
         (syllables, brow flashes) and full-strength smoothing would mute them to about 0.6-0.8 of
         the driver's amplitude; the rest of the face, which carries the pose, is smoothed fully.
-        The driver's torso shift (:mod:`thead.backends.warp.torso`) is the optional ``body`` channel.
+        The driver's torso shift (:mod:`thead.backends.warp.torso`) is the optional ``body`` channel, the move of
+        its hair (:mod:`thead.backends.warp.skull`) the optional ``skull`` channel, present when the hair can be
+        followed.
         """
         from thead.motion.extract import fill_gaps, motion_from_points, track_faces
         from thead.motion.smooth import smooth_track
 
-        torso = TorsoTracker()
-        points, valid = fill_gaps(track_faces(frames, face_index, observe=torso.observe))
+        torso, skull = TorsoTracker(), SkullTracker()
+
+        def observe(frame: np.ndarray, points: np.ndarray | None) -> None:
+            torso.observe(frame, points)
+            skull.observe(frame, points)
+
+        points, valid = fill_gaps(track_faces(frames, face_index, observe=observe))
         tracked = points  # eye openness is read before smoothing, which would flatten 2-4 frame blinks
         if on_missing and not valid.all():
             on_missing(int((~valid).sum()), len(valid))
@@ -115,6 +134,10 @@ class WarpBackend(Backend):
             points[:, rows] = light
         track = motion_from_points(points, fps, valid, smooth=0.0, unsmoothed=tracked)
         track.channels["body"] = smooth_track(torso.shifts(), fps, smooth)
+        moves = skull.moves()
+        if moves is not None:
+            radians = np.array([1.0, 1.0, np.pi / 180.0, 1.0], np.float32)  # roll smoothed as a displacement
+            track.channels["skull"] = smooth_track(moves * radians, fps, smooth) / radians
         return track
 
     def prepare_source(self, image: np.ndarray, face_index: int = 0, face: Face | None = None) -> WarpSource:
@@ -169,8 +192,10 @@ class WarpBackend(Backend):
         points = source.box.to_crop(target.points)
         rigid = source.box.to_crop(target.rigid_points)
         teeth = source.mouth.teeth_edge(points, rigid)
-        body = _torso_shift(driving, reference) if MOVES[options.region][0] else np.zeros(2)
-        vertices = np.concatenate([points[:MESH_POINTS], teeth, _anchor_targets(source, target, body)])
+        moves_head = MOVES[options.region][0]
+        body = _torso_shift(driving, reference) if moves_head else np.zeros(2)
+        skull = _skull_move(driving, reference) if moves_head else None
+        vertices = np.concatenate([points[:MESH_POINTS], teeth, _anchor_targets(source, target, body, skull)])
         texture = source.eyes.texture(target.gaze_shift, target.eye_closure)
         texture = source.lips.texture(texture, source.mouth.gap(points))
         frame = source.warp.apply(texture, vertices, vertices[:, 2])
@@ -211,6 +236,19 @@ def _torso_shift(driving: dict[str, np.ndarray], reference: dict[str, np.ndarray
     return np.asarray(driving["body"], np.float64) - np.asarray(reference["body"], np.float64)
 
 
+def _skull_move(driving: dict[str, np.ndarray], reference: dict[str, np.ndarray] | None) -> np.ndarray | None:
+    """The driver's skull move since the reference frame (:mod:`thead.backends.warp.skull`), within the limits the
+    head's own pose keeps (shift, size, roll: see :mod:`thead.backends.warp.retarget`); none in absolute mode or
+    without the optional ``skull`` channel."""
+    if reference is None or "skull" not in driving or "skull" not in reference:
+        return None
+    move = relative_move(np.asarray(driving["skull"], np.float64), np.asarray(reference["skull"], np.float64))
+    move[:2] = soft_limit(move[:2], FREE_SHIFT, MAX_SHIFT)
+    move[2] = np.clip(move[2], -MAX_TURN_DEG, MAX_TURN_DEG)
+    move[3] = np.clip(move[3], *np.log(SCALE_RANGE))
+    return move
+
+
 def _torso_moves(points: np.ndarray, shift: np.ndarray, span: float, size: tuple[int, int]) -> np.ndarray:
     """Moves [N, 2] (crop pixels) of torso anchors at ``points`` for a torso ``shift`` in inter-ocular spans of ``span``
     pixels: eased beyond TORSO_FREE onto TORSO_MAX, and each kept within TORSO_ROOM of its room to the crop edge."""
@@ -221,12 +259,15 @@ def _torso_moves(points: np.ndarray, shift: np.ndarray, span: float, size: tuple
     return share[:, None] * move
 
 
-def _anchor_targets(source: WarpSource, target: Target, torso_shift: np.ndarray) -> np.ndarray:
+def _anchor_targets(source: WarpSource, target: Target, torso_shift: np.ndarray,
+                    skull: np.ndarray | None = None) -> np.ndarray:
     """Anchor positions for this frame: the head's rigid motion, weighted, and the driver's torso shift.
 
     Anchors move as points in the image plane through the head's centre, so roll, scale and shift carry
     hair and neck along by their ring's weight; that share fades as the head turns out of the image
     plane (:meth:`Anchors.turn_share`), since a turn slides the face across a skull whose outline stays.
+    With ``skull`` (the driver's hair move since the reference, :mod:`thead.backends.warp.skull`) the anchors follow
+    that similarity instead, by their ring's weight: it is what the driver's hair did, turns included.
     Anchors on the torso (:attr:`Anchors.torso`) move by ``torso_shift`` (inter-ocular spans) instead.
     """
     anchors, src_pose, box = source.anchors, source.retargeter.pose, source.box
@@ -238,6 +279,10 @@ def _anchor_targets(source: WarpSource, target: Target, torso_shift: np.ndarray)
     local[:, 2] = 0.0
     moved = local @ (change * _anchor_scale(target.scale / src_pose.scale)).T + centre_dst
     out = anchors.points + (share * anchors.weight)[:, None] * (moved - anchors.points)
+    if skull is not None:
+        matrix = similarity_matrix(skull, centre_src[:2], src_pose.scale * box.scale)
+        carried = anchors.points[:, :2] @ matrix[:, :2].T + matrix[:, 2]
+        out[:, :2] = anchors.points[:, :2] + anchors.weight[:, None] * (carried - anchors.points[:, :2])
     out[anchors.torso, :2] = anchors.points[anchors.torso, :2] + _torso_moves(anchors.points[anchors.torso, :2],
                                                                              torso_shift, src_pose.scale * box.scale,
                                                                              box.size)

@@ -12,8 +12,9 @@ the frame), the border anchors there follow the head like the rings at their dis
 shoulders are not pinned to the frame edge. The rings follow roll and shift of the head, its size
 only beyond the landmarks' own wobble (see the backend's SCALE_DEADBAND), and less as it turns out of
 the image plane (the face slides across the skull); they never follow the face's non-rigid motion
-(see MOVING_RINGS). Ring anchors on the torso below the chin follow the driver's torso sway instead
-(see ON_TORSO).
+(see MOVING_RINGS). When the driver's hair can be followed in the picture (the ``skull`` channel, see
+thead.backends.warp.skull), the rings follow that measured move instead of the landmark pose. Ring anchors
+on the torso below the chin follow the driver's torso sway instead (see ON_TORSO).
 """
 
 from __future__ import annotations

@@ -14,6 +14,9 @@ LANDMARKS = MotionSpace(
         Channel("body", (2,), (-100.0, 100.0), "inter-ocular distances",
                 "shift (x, y) of the torso in the picture since the first frame, in that face's inter-ocular spans",
                 optional=True),
+        Channel("skull", (4,), (-100.0, 100.0), "inter-ocular distances, degrees, log ratio",
+                "the hair's move since the first frame as the picture shows it: shift (x, y) of the face centre in "
+                "that face's inter-ocular spans, roll in degrees, log size ratio", optional=True),
     ),
     rest=None,  # a neutral mesh is a face's own: start from face_motion() of the portrait
 )

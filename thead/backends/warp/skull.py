@@ -1,0 +1,117 @@
+"""The driver's skull motion as the picture shows it: where hair and the head's outline go, frame by frame.
+
+The head pose read from face landmarks places the face, but hair carried by the skull is where a
+reenactment is judged at a glance, and the landmark pose is the wrong thing to move it by: the mesh
+jitters by a few tenths of a pixel, and its fitted pose shifts as the mouth opens (the mesh's depth
+couples jaw and pitch), so hair moved by it trembles with every syllable while the real speaker's
+holds still. Corners on the hair above and beside the first frame's face (the person segmentation,
+outside the face oval) are followed by pyramidal Lucas-Kanade flow, always from the first frame so
+that no drift builds up, and each frame's similarity (shift, roll, size) is fitted to them robustly.
+Frames where too few corners are followed are filled from their neighbours; a clip with too few
+followed frames (a bald head, a hat, a face filling the frame) has no skull motion, and the renderer
+moves hair with the landmark pose as before.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from thead.backends.warp.mesh import face_topology
+from thead.backends.warp.person import person_probability
+
+CORNERS = 80  # hair corners followed
+MIN_CORNERS = 12  # fewer good corners on the first frame: no skull motion
+WINDOW = (15, 15)  # LK window, pixels
+LEVELS = 3  # LK pyramid levels above the full picture (a head moves further than a torso)
+MIN_FOLLOWED = 0.5  # share of the corners a frame's fit must keep (followed and within the RANSAC tolerance)
+TOLERANCE = 0.04  # inter-ocular spans (at least a pixel): RANSAC reprojection tolerance of the similarity fit
+MIN_FRAMES = 0.8  # share of frames that must have a fit for the clip to have skull motion
+FACE_MARGIN = 1.05  # the face oval grown by this is not hair
+REACH = 1.8  # corners lie within this many face radii of the face centre
+ABOVE_EYES = 0.0  # and above this many face radii below the eye line (hair beside the temples, not the neck)
+
+
+class SkullTracker:
+    """Feed it every driving frame in order with its face landmarks (:meth:`observe`); read :meth:`moves`."""
+
+    def __init__(self) -> None:
+        self._first: np.ndarray | None = None  # grey first frame with a face
+        self._corners: np.ndarray | None = None
+        self._centre = np.zeros(2)  # face centre of the first face, pixels
+        self._span = 1.0  # inter-ocular span of the first face, pixels
+        self._moves: list[np.ndarray] = []
+
+    def observe(self, frame: np.ndarray, points: np.ndarray | None) -> None:
+        """Measure one frame (RGB uint8) with its face's landmarks [478, 3] in pixels, or None."""
+        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        if self._first is None and points is not None:
+            self._first, self._corners = grey, _hair_corners(frame, grey, points)
+            self._centre = points[face_topology().oval, :2].mean(axis=0).astype(np.float64)
+            self._span = max(float(np.linalg.norm(points[263, :2] - points[33, :2])), 1.0)
+        self._moves.append(self._move(grey) if self._first is not None else np.full(4, np.nan))
+
+    def moves(self) -> np.ndarray | None:
+        """[T, 4] per observed frame: the skull's shift (x, y) since the first face in its inter-ocular spans, its
+        roll in degrees and its log size ratio, about that face's centre; None when the hair cannot be followed."""
+        if not self._moves:
+            return None
+        moves = np.array(self._moves, np.float64)
+        found = np.isfinite(moves[:, 0])
+        if found.mean() < MIN_FRAMES:
+            return None
+        index = np.arange(len(moves))
+        for column in range(4):
+            moves[:, column] = np.interp(index, index[found], moves[found, column])
+        moves[:, :2] /= self._span
+        return moves.astype(np.float32)
+
+    def _move(self, grey: np.ndarray) -> np.ndarray:
+        if self._corners is None or len(self._corners) < MIN_CORNERS:
+            return np.full(4, np.nan)
+        moved, followed, _ = cv2.calcOpticalFlowPyrLK(self._first, grey, self._corners, None, winSize=WINDOW,
+                                                      maxLevel=LEVELS)
+        followed = followed[:, 0] == 1
+        if followed.mean() < MIN_FOLLOWED:
+            return np.full(4, np.nan)
+        matrix, inliers = cv2.estimateAffinePartial2D(self._corners[followed], moved[followed], method=cv2.RANSAC,
+                                                      ransacReprojThreshold=max(TOLERANCE * self._span, 1.0))
+        if matrix is None or inliers.sum() < MIN_FOLLOWED * len(self._corners):
+            return np.full(4, np.nan)
+        return similarity_about(matrix, self._centre)
+
+
+def similarity_about(matrix: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """(shift x, shift y, roll degrees, log scale) of a 2x3 similarity ``matrix``, the shift taken at ``centre``."""
+    a, b = float(matrix[0, 0]), float(matrix[1, 0])
+    shift = matrix[:, :2] @ centre + matrix[:, 2] - centre
+    return np.array([shift[0], shift[1], np.degrees(np.arctan2(b, a)), np.log(max(np.hypot(a, b), 1e-6))])
+
+
+def similarity_matrix(move: np.ndarray, centre: np.ndarray, span: float) -> np.ndarray:
+    """2x3 matrix of a skull ``move`` (see :meth:`SkullTracker.moves`) about ``centre``, shifts in spans of ``span``."""
+    angle, scale = np.radians(float(move[2])), float(np.exp(move[3]))
+    linear = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    return np.concatenate([linear, (centre - linear @ centre + np.asarray(move[:2], np.float64) * span)[:, None]], 1)
+
+
+def relative_move(driving: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """The skull move from the ``reference`` frame to the ``driving`` one (both since the first face), about the
+    head's centre at the reference: the centres' shift (in spans at the reference's size), roll and size change."""
+    shift = (np.asarray(driving[:2], np.float64) - np.asarray(reference[:2], np.float64)) / np.exp(float(reference[3]))
+    return np.array([shift[0], shift[1], driving[2] - reference[2], driving[3] - reference[3]])
+
+
+def _hair_corners(frame: np.ndarray, grey: np.ndarray, points: np.ndarray) -> np.ndarray | None:
+    """Good corners to follow on the person around the top of the head, outside the (grown) face oval."""
+    oval = points[face_topology().oval, :2]
+    centre = oval.mean(axis=0)
+    radius = float(np.linalg.norm(oval - centre, axis=1).max())
+    mask = (person_probability(frame) > 0.5).astype(np.uint8)
+    eyes = float(points[[33, 263], 1].mean())
+    mask[int(np.clip(eyes + ABOVE_EYES * radius, 0, grey.shape[0])):] = 0
+    reach = np.zeros_like(mask)
+    cv2.circle(reach, tuple(int(v) for v in np.round(centre)), int(REACH * radius), 1, -1)
+    mask &= reach
+    cv2.fillPoly(mask, [np.round(centre + FACE_MARGIN * (oval - centre)).astype(np.int32)], 0)
+    return cv2.goodFeaturesToTrack(grey, CORNERS, 0.01, 4, mask=mask)
