@@ -17,14 +17,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from thead.backends.warp.follow import CornerFollower
 from thead.backends.warp.mesh import face_topology
 from thead.backends.warp.person import person_probability
 
 CORNERS = 80  # hair corners followed
 MIN_CORNERS = 12  # fewer good corners on the first frame: no skull motion
-WINDOW = (15, 15)  # LK window, pixels
-LEVELS = 3  # LK pyramid levels above the full picture (a head moves further than a torso)
-MIN_FOLLOWED = 0.5  # share of the corners a frame's fit must keep (followed and within the RANSAC tolerance)
+MIN_KEPT = 0.5  # share of the corners a frame's fit must keep (followed and within the RANSAC tolerance)
 TOLERANCE = 0.04  # inter-ocular spans (at least a pixel): RANSAC reprojection tolerance of the similarity fit
 MIN_FRAMES = 0.8  # share of frames that must have a fit for the clip to have skull motion
 FACE_MARGIN = 1.05  # the face oval grown by this is not hair
@@ -32,31 +31,20 @@ REACH = 1.8  # corners lie within this many face radii of the face centre
 ABOVE_EYES = 0.0  # and above this many face radii below the eye line (hair beside the temples, not the neck)
 
 
-class SkullTracker:
+class SkullTracker(CornerFollower):
     """Feed it every driving frame in order with its face landmarks (:meth:`observe`); read :meth:`moves`."""
 
-    def __init__(self) -> None:
-        self._first: np.ndarray | None = None  # grey first frame with a face
-        self._corners: np.ndarray | None = None
-        self._centre = np.zeros(2)  # face centre of the first face, pixels
-        self._span = 1.0  # inter-ocular span of the first face, pixels
-        self._moves: list[np.ndarray] = []
-
-    def observe(self, frame: np.ndarray, points: np.ndarray | None) -> None:
-        """Measure one frame (RGB uint8) with its face's landmarks [478, 3] in pixels, or None."""
-        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-        if self._first is None and points is not None:
-            self._first, self._corners = grey, _hair_corners(frame, grey, points)
-            self._centre = points[face_topology().oval, :2].mean(axis=0).astype(np.float64)
-            self._span = max(float(np.linalg.norm(points[263, :2] - points[33, :2])), 1.0)
-        self._moves.append(self._move(grey) if self._first is not None else np.full(4, np.nan))
+    corners = CORNERS
+    min_corners = MIN_CORNERS
+    levels = 3  # a head moves further than a torso
+    missing = np.full(4, np.nan)
 
     def moves(self) -> np.ndarray | None:
         """[T, 4] per observed frame: the skull's shift (x, y) since the first face in its inter-ocular spans, its
         roll in degrees and its log size ratio, about that face's centre; None when the hair cannot be followed."""
-        if not self._moves:
+        if not self._readings:
             return None
-        moves = np.array(self._moves, np.float64)
+        moves = np.array(self._readings, np.float64)
         found = np.isfinite(moves[:, 0])
         if found.mean() < MIN_FRAMES:
             return None
@@ -66,18 +54,14 @@ class SkullTracker:
         moves[:, :2] /= self._span
         return moves.astype(np.float32)
 
-    def _move(self, grey: np.ndarray) -> np.ndarray:
-        if self._corners is None or len(self._corners) < MIN_CORNERS:
-            return np.full(4, np.nan)
-        moved, followed, _ = cv2.calcOpticalFlowPyrLK(self._first, grey, self._corners, None, winSize=WINDOW,
-                                                      maxLevel=LEVELS)
-        followed = followed[:, 0] == 1
-        if followed.mean() < MIN_FOLLOWED:
-            return np.full(4, np.nan)
-        matrix, inliers = cv2.estimateAffinePartial2D(self._corners[followed], moved[followed], method=cv2.RANSAC,
+    def pick(self, frame: np.ndarray, grey: np.ndarray, points: np.ndarray) -> np.ndarray | None:
+        return _hair_corners(frame, grey, points)
+
+    def read(self, start: np.ndarray, moved: np.ndarray) -> np.ndarray:
+        matrix, inliers = cv2.estimateAffinePartial2D(start, moved, method=cv2.RANSAC,
                                                       ransacReprojThreshold=max(TOLERANCE * self._span, 1.0))
-        if matrix is None or inliers.sum() < MIN_FOLLOWED * len(self._corners):
-            return np.full(4, np.nan)
+        if matrix is None or inliers.sum() < MIN_KEPT * len(self._corners):
+            return np.array(self.missing)
         return similarity_about(matrix, self._centre)
 
 

@@ -13,47 +13,31 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from thead.backends.warp.follow import CornerFollower
 from thead.backends.warp.mesh import face_topology
 from thead.backends.warp.person import person_probability
 
 CORNERS = 60  # torso corners followed
-WINDOW = (15, 15)  # LK window, pixels
-LEVELS = 2  # LK pyramid levels above the full picture (sways are a few pixels)
-MIN_FOLLOWED = 0.5  # share of the corners LK must follow for a frame's shift to count
 BELOW_CHIN = 0.1  # face radii below the chin where the torso begins
 FACE_MARGIN = 1.1  # the face oval grown by this, kept out of the torso
 
 
-class TorsoTracker:
+class TorsoTracker(CornerFollower):
     """Feed it every driving frame in order with its face landmarks (:meth:`observe`); read :meth:`shifts`."""
 
-    def __init__(self) -> None:
-        self._first: np.ndarray | None = None  # grey first frame with a face
-        self._corners: np.ndarray | None = None
-        self._span = 1.0  # inter-ocular span of the first face, pixels
-        self._shifts: list[np.ndarray] = []
-
-    def observe(self, frame: np.ndarray, points: np.ndarray | None) -> None:
-        """Measure one frame (RGB uint8) with its face's landmarks [478, 3] in pixels, or None."""
-        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-        if self._first is None and points is not None:
-            self._first, self._corners = grey, _torso_corners(frame, grey, points)
-            self._span = max(float(np.linalg.norm(points[263, :2] - points[33, :2])), 1.0)
-        self._shifts.append(self._shift(grey))
+    corners = CORNERS
+    levels = 2  # sways are a few pixels
+    missing = np.zeros(2)
 
     def shifts(self) -> np.ndarray:
         """[T, 2] torso shift (x, y) of each observed frame since the first face, in its inter-ocular spans."""
-        return np.array(self._shifts, np.float32).reshape(-1, 2) / self._span
+        return np.array(self._readings, np.float32).reshape(-1, 2) / self._span
 
-    def _shift(self, grey: np.ndarray) -> np.ndarray:
-        if self._corners is None or len(self._corners) < 8:
-            return np.zeros(2)
-        moved, followed, _ = cv2.calcOpticalFlowPyrLK(self._first, grey, self._corners, None, winSize=WINDOW,
-                                                      maxLevel=LEVELS)
-        followed = followed[:, 0] == 1
-        if followed.mean() < MIN_FOLLOWED:
-            return np.zeros(2)
-        return np.median((moved - self._corners)[followed, 0], axis=0)
+    def pick(self, frame: np.ndarray, grey: np.ndarray, points: np.ndarray) -> np.ndarray | None:
+        return _torso_corners(frame, grey, points)
+
+    def read(self, start: np.ndarray, moved: np.ndarray) -> np.ndarray:
+        return np.median(moved - start, axis=0)
 
 
 def _torso_corners(frame: np.ndarray, grey: np.ndarray, points: np.ndarray) -> np.ndarray | None:
