@@ -200,3 +200,18 @@ def test_a_roll_edit_of_a_tracked_frame_rolls_its_hair_with_the_head():
     assert frame["skull"][2] == np.float32(0.5)  # the input frame is not modified
     turned = apply_edit(frame, FrameEdit(yaw=10.0, pitch=5.0))  # a turn slides the face across a skull that stays
     np.testing.assert_array_equal(turned["skull"], frame["skull"])
+
+
+def test_frames_before_the_face_appears_do_not_count_against_the_hair(astronaut, face_points):
+    """A clip that opens on a title card: the hair is measured from the first face on, and the frames before it
+    hold the first face's place (the previous version counted them as failures and dropped the whole channel)."""
+    centre, span = _centre_and_span(face_points)
+    tracker = SkullTracker()
+    for _ in range(5):
+        tracker.observe(np.zeros_like(astronaut), None)
+    for step in (0.0, 0.5, 1.0):
+        tracker.observe(_moved(astronaut, similarity_matrix(step * MOVE, centre, span)), face_points)
+    moves = tracker.moves()
+    assert moves is not None and moves.shape == (8, 4)
+    np.testing.assert_allclose(moves[:6], 0.0, atol=1e-3)
+    assert moves[-1, 2] == pytest.approx(MOVE[2], abs=0.15)

@@ -30,6 +30,7 @@ class CornerFollower:
         self._centre = np.zeros(2)  # face centre (oval) of the first face, pixels
         self._span = 1.0  # inter-ocular span of the first face, pixels
         self._readings: list[np.ndarray] = []
+        self._before_face = 0  # frames observed before the first face
 
     def observe(self, frame: np.ndarray, points: np.ndarray | None) -> None:
         """Measure one frame (RGB uint8) with its face's landmarks [478, 3] in pixels, or None."""
@@ -38,6 +39,7 @@ class CornerFollower:
             self._first, self._corners = grey, self.pick(frame, grey, points)
             self._centre = points[face_topology().oval, :2].mean(axis=0).astype(np.float64)
             self._span = max(float(np.linalg.norm(points[263, :2] - points[33, :2])), 1.0)
+        self._before_face += self._first is None
         followed = self._follow(grey)
         self._readings.append(np.array(self.missing, np.float64) if followed is None else self.read(*followed))
 

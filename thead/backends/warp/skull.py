@@ -25,7 +25,7 @@ CORNERS = 80  # hair corners followed
 MIN_CORNERS = 12  # fewer good corners on the first frame: no skull motion
 MIN_KEPT = 0.5  # share of the corners a frame's fit must keep (followed and within the RANSAC tolerance)
 TOLERANCE = 0.04  # inter-ocular spans (at least a pixel): RANSAC reprojection tolerance of the similarity fit
-MIN_FRAMES = 0.8  # share of frames that must have a fit for the clip to have skull motion
+MIN_FRAMES = 0.8  # share of frames from the first face on that must have a fit for the clip to have skull motion
 FACE_MARGIN = 1.05  # the face oval grown by this is not hair
 REACH = 1.8  # corners lie within this many face radii of the face centre
 ABOVE_EYES = 0.0  # and above this many face radii below the eye line (hair beside the temples, not the neck)
@@ -46,7 +46,7 @@ class SkullTracker(CornerFollower):
             return None
         moves = np.array(self._readings, np.float64)
         found = np.isfinite(moves[:, 0])
-        if found.mean() < MIN_FRAMES:
+        if not found.any() or found[self._before_face :].mean() < MIN_FRAMES:  # frames before the face do not count
             return None
         index = np.arange(len(moves))
         for column in range(4):
