@@ -271,20 +271,21 @@ def _anchor_targets(source: WarpSource, target: Target, torso_shift: np.ndarray,
     Anchors on the torso (:attr:`Anchors.torso`) move by ``torso_shift`` (inter-ocular spans) instead.
     """
     anchors, src_pose, box = source.anchors, source.retargeter.pose, source.box
-    change = target.rotation @ src_pose.rotation.T
-    share = anchors.turn_share(change)
     centre_src = box.to_crop(src_pose.translation[None])[0]
-    centre_dst = box.to_crop(target.translation[None])[0]
-    local = anchors.points - centre_src
-    local[:, 2] = 0.0
-    moved = local @ (change * _anchor_scale(target.scale / src_pose.scale)).T + centre_dst
-    out = anchors.points + (share * anchors.weight)[:, None] * (moved - anchors.points)
-    if skull is not None:
-        matrix = similarity_matrix(skull, centre_src[:2], src_pose.scale * box.scale)
+    span = src_pose.scale * box.scale  # the source's inter-ocular span, crop pixels
+    if skull is None:
+        change = target.rotation @ src_pose.rotation.T
+        share = anchors.turn_share(change)
+        local = anchors.points - centre_src
+        local[:, 2] = 0.0
+        centre_dst = box.to_crop(target.translation[None])[0]
+        carried = (local @ (change * _anchor_scale(target.scale / src_pose.scale)).T + centre_dst)[:, :2]
+    else:
+        share = 1.0
+        matrix = similarity_matrix(skull, centre_src[:2], span)
         carried = anchors.points[:, :2] @ matrix[:, :2].T + matrix[:, 2]
-        out[:, :2] = anchors.points[:, :2] + anchors.weight[:, None] * (carried - anchors.points[:, :2])
-    out[anchors.torso, :2] = anchors.points[anchors.torso, :2] + _torso_moves(anchors.points[anchors.torso, :2],
-                                                                             torso_shift, src_pose.scale * box.scale,
-                                                                             box.size)
-    out[:, 2] = anchors.points[:, 2]
+    out = np.array(anchors.points, np.float64)
+    out[:, :2] += (share * anchors.weight)[:, None] * (carried - anchors.points[:, :2])
+    torso = anchors.points[anchors.torso, :2]
+    out[anchors.torso, :2] = torso + _torso_moves(torso, torso_shift, span, box.size)
     return out
