@@ -89,6 +89,25 @@ def test_warp_maps_the_source_curve_onto_the_target_curve():
         assert np.allclose(warped[y, x, :2], s + (x, y) - t, atol=0.6)
 
 
+def test_an_opening_taller_than_the_picture_shows_the_cavity_between_teeth_kept_at_their_size():
+    lip, teeth = (150, 80, 80), (250, 250, 250)
+    up_src, lo_src = lips((40, 40), 25, 20)  # a smile's opening filled by teeth
+    picture = MouthPicture(ring_and_inside((80, 80), up_src, lo_src, lip, teeth), up_src, lo_src)
+    render = np.zeros((120, 120, 3), np.uint8)
+    render[:] = lip
+    up_dst, lo_dst = lips((60, 60), 25, 60)  # as wide, three times as tall
+    target = lip_contour(up_dst, lo_dst)
+    box = (30, 25, 91, 96)
+    interior = carry_interior(picture, ring_lab(render, target), target, box)
+    column = interior[:, 60 - box[0]].mean(axis=1)  # the middle of the mouth, top to bottom
+    top, bottom = 30 - box[1], 90 - box[1]  # the inner lips there
+    bright = column > 200
+    upper_teeth = np.argmin(bright[top + 1 :])  # rows of teeth hanging from the upper lip
+    assert 0.35 * 20 <= upper_teeth <= 0.6 * 20  # the picture's upper half, not stretched over the opening
+    assert column[(top + bottom) // 2] < 60  # the middle is the dark cavity
+    assert bright[bottom - 4 : bottom].all()  # and the lower teeth stand on the lower lip
+
+
 def test_colour_match_relights_the_interior_like_the_render():
     interior = np.full((10, 10, 3), 200.0, np.float32)
     bright = cv2.cvtColor(np.float32([[[0.8, 0.5, 0.45]]]), cv2.COLOR_RGB2Lab)[0, 0]

@@ -16,8 +16,17 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from thead.easing import smoothstep
+
 SPLINE_STEPS = 3  # curve samples per landmark interval
 TEETH_BAND = 0.35  # share of the opening, at each lip, carried at the picture's own scale (the teeth)
+# The picture's middle (between the two teeth bands) stretches at most this much. A target opening taller than
+# that (a source that already opens wide, or a narrow mouth given a wide smile's picture) shows the cavity between
+# the two rows instead: stretching a smile's clenched teeth to fill it drew them as long vertical bars.
+MAX_STRETCH = 1.5
+CAVITY_DARK = 0.2  # brightness of the cavity's shadow (the back of the mouth) as a share of the tongue's
+CAVITY_EDGE = 0.12  # the cavity fades in over this share of the picture's opening (no hard edge on the teeth)
+CAVITY_TONGUE = (0.4, 0.35)  # the tongue fills the cavity's lower part, from this share of its height (in, over)
 LIP_BAND = 0.08  # width of the band the colour statistics are taken in (the lips), over the mouth width
 FEATHER = 2.0  # pixels inside the curve over which the blend mask rises from 0 to 1
 LIGHT_GAIN = (0.55, 1.6)  # limits of the lightness gain between picture and render
@@ -124,8 +133,9 @@ def warp_opening(image: np.ndarray, source: np.ndarray, target: np.ndarray, box:
 
     Each target pixel keeps its place along the mouth and its distance from the nearer lip, in
     the picture's scale, for up to TEETH_BAND of the opening: teeth keep their size and hang
-    from their lip, and the cavity between them stretches or shrinks with the opening. Beyond
-    the lips the picture continues unstretched.
+    from their lip, and the cavity between them stretches or shrinks with the opening, by at most
+    MAX_STRETCH; beyond that the middle of the opening takes the picture's cavity colour
+    (a shadow over the tongue, in the picture's colours). Beyond the lips the picture continues unstretched.
     """
     src, dst = _MouthFrame(source), _MouthFrame(target)
     scale = src.width / dst.width
@@ -140,15 +150,29 @@ def warp_opening(image: np.ndarray, source: np.ndarray, target: np.ndarray, box:
     src_gap = np.maximum(src_bottom - src_top, 0.0)
     band = TEETH_BAND * np.minimum(gap, src_gap)
     depth = (n - top) * scale  # picture pixels below the upper lip
-    middle = (depth - band) / np.maximum(gap - 2 * band, 1e-6)
+    src_middle, middle = src_gap - 2 * band, gap - 2 * band
+    shown = np.minimum(middle, MAX_STRETCH * src_middle)  # of the target's middle, what the picture's middle covers
+    cavity = middle - shown  # the rest, between the two halves of the picture's middle
+    ratio = src_middle / np.maximum(shown, 1e-6)
+    inner = depth - band  # below the upper band
     offset = np.where(depth <= band, depth, np.where(depth >= gap - band, src_gap - (gap - depth),
-                                                      band + middle * (src_gap - 2 * band)))
+                      band + np.where(inner <= shown / 2, inner, np.maximum(inner - cavity, shown / 2)) * ratio))
     offset = src_top + offset
     along = s * src.width
     map_x = src.left[0] + along * src.axis[0] + offset * src.normal[0]
     map_y = src.left[1] + along * src.axis[1] + offset * src.normal[1]
-    return cv2.remap(image, map_x.astype(np.float32), map_y.astype(np.float32), cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_REFLECT).astype(np.float32)
+    out = cv2.remap(image, map_x.astype(np.float32), map_y.astype(np.float32), cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_REFLECT).astype(np.float32)
+    if float(cavity.max()) <= 0.0:
+        return out
+    edge = np.maximum(CAVITY_EDGE * src_gap, 0.5)
+    reach = np.minimum(inner - shown / 2, shown / 2 + cavity - inner)  # picture pixels inside the cavity
+    weight = np.where(cavity > 0, np.clip(reach / edge + 0.5, 0.0, 1.0), 0.0)[..., None].astype(np.float32)
+    down = np.clip((inner - shown / 2) / np.maximum(cavity, 1e-6), 0.0, 1.0)  # 0 at the cavity's top, 1 at its bottom
+    tongue = smoothstep((down - CAVITY_TONGUE[0]) / CAVITY_TONGUE[1]) * (1.0 - smoothstep((np.abs(s - 0.5) - 0.2) / 0.2))
+    tone = tongue_tone(ring_lab(image, source))
+    fill = tone * (CAVITY_DARK + (1.0 - CAVITY_DARK) * tongue[..., None])
+    return out + weight * (fill - out)
 
 
 def ring_lab(image: np.ndarray, contour: np.ndarray) -> np.ndarray | None:
