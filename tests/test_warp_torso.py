@@ -112,3 +112,36 @@ def test_a_driver_leaving_its_place_moves_the_torso_only_a_little_and_never_past
     np.testing.assert_allclose(moves[0] / np.linalg.norm(moves[0]), standing_up / np.linalg.norm(standing_up))
     assert moves[1, 1] <= TORSO_ROOM * (size[1] - 1 - points[1, 1]) + 1e-9  # 9 px from the bottom edge: moves <= 4.5
     assert abs(moves[2, 0]) <= TORSO_ROOM * points[2, 0] + 1e-9
+
+
+def test_a_whole_driver_moving_moves_the_head_with_its_torso_not_away_from_it(warp_backend, warp_source):
+    from thead.backends.warp.backend import TORSO_FREE, TORSO_MAX, _without_drift
+
+    motion = warp_backend.source_motion(warp_source)
+    span = float(motion["scale"])
+    sway = np.array([0.03, 0.05])  # the head and the torso sway together: followed as they are
+    swayed = dict(motion, body=(motion["body"] + sway).astype(np.float32),
+                  translation=(motion["translation"] + [*(sway * span), 0]).astype(np.float32))
+    assert _without_drift(swayed, motion, sway) is swayed
+    rise = np.array([0.0, -1.0])  # the whole driver moves up by an eye span (standing up, the camera tilting)
+    risen = dict(motion, body=(motion["body"] + rise).astype(np.float32),
+                 translation=(motion["translation"] + [*(rise * span), 0]).astype(np.float32))
+    still = warp_source.retargeter.target(motion, motion, "all").points[:468, :2]
+
+    def head_move(driving) -> float:
+        return float(np.linalg.norm((warp_source.retargeter.target(driving, motion, "all").points[:468, :2] - still)
+                                    .mean(axis=0)))
+
+    assert head_move(risen) > 0.8 * span  # the landmarks alone would carry the head up and away from the shoulders
+    assert TORSO_FREE * span < head_move(_without_drift(risen, motion, rise)) <= TORSO_MAX * span + 1e-3  # with them
+    nodding = dict(risen, translation=(risen["translation"] + [0, 0.2 * span, 0]).astype(np.float32))
+    head = _without_drift(nodding, motion, rise)
+    np.testing.assert_allclose(head["translation"][1] - _without_drift(risen, motion, rise)["translation"][1],
+                               0.2 * span, rtol=1e-5)  # the head's own move on the shoulders is kept
+    still_image = warp_backend.render(warp_source, motion, motion, DriveOptions())
+    risen_image = warp_backend.render(warp_source, risen, motion, DriveOptions())
+    (cx, cy), r = np.round(warp_source.oval_centre).astype(int), int(0.6 * warp_source.oval_radius)
+    grey = [cv2.cvtColor(image[cy - r : cy + r, cx - r : cx + r], cv2.COLOR_RGB2GRAY).astype(np.float32)
+            for image in (still_image, risen_image)]
+    (dx, dy), _ = cv2.phaseCorrelate(*grey)
+    assert -TORSO_MAX * span - 1.0 <= dy < -0.5 * TORSO_FREE * span  # the rendered face rose with the torso only

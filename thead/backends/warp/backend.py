@@ -188,13 +188,14 @@ class WarpBackend(Backend):
         measured = float(driving.get("valid", 1.0)) >= 0.5  # no interior from a frame whose face was interpolated
         picture = _driving_mouth(driving, driving_image) if driving_image is not None and measured else None
         press = SHUT_PRESS if picture is None else DRIVEN_SHUT_PRESS
-        target = source.retargeter.target(driving, reference, options.region, press)
+        moves_head = MOVES[options.region][0]
+        body = _torso_shift(driving, reference) if moves_head else np.zeros(2)
+        head = _without_drift(driving, reference, body)
+        target = source.retargeter.target(head, reference, options.region, press)
         points = source.box.to_crop(target.points)
         rigid = source.box.to_crop(target.rigid_points)
         teeth = source.mouth.teeth_edge(points, rigid)
-        moves_head = MOVES[options.region][0]
-        body = _torso_shift(driving, reference) if moves_head else np.zeros(2)
-        skull = _skull_move(driving, reference) if moves_head else None
+        skull = _skull_move(head, reference) if moves_head else None
         vertices = np.concatenate([points[:MESH_POINTS], teeth, _anchor_targets(source, target, body, skull)])
         texture = source.eyes.texture(target.gaze_shift, target.eye_closure)
         texture = source.lips.texture(texture, source.mouth.gap(points))
@@ -234,6 +235,32 @@ def _torso_shift(driving: dict[str, np.ndarray], reference: dict[str, np.ndarray
     if reference is None or "body" not in driving or "body" not in reference:
         return np.zeros(2)
     return np.asarray(driving["body"], np.float64) - np.asarray(reference["body"], np.float64)
+
+
+def _body_drift(shift: np.ndarray) -> np.ndarray:
+    """The part of the driver's torso ``shift`` (inter-ocular spans) that the source's torso does not follow: what
+    lies beyond TORSO_FREE, eased onto TORSO_MAX (see :func:`_torso_moves`). It is the whole body, or the camera,
+    moving (a driver standing up, a camera tilting), not the head moving on its shoulders."""
+    return shift - soft_limit(shift, TORSO_FREE, TORSO_MAX)
+
+
+def _without_drift(driving: dict[str, np.ndarray], reference: dict[str, np.ndarray] | None,
+                   body: np.ndarray) -> dict[str, np.ndarray]:
+    """``driving`` with the body's drift (:func:`_body_drift`) taken out of the head's and the hair's shift: the head
+    follows its motion on the shoulders and the torso's followed sway, so the neck between them is not stretched.
+    A driver that sways less than TORSO_FREE is returned unchanged."""
+    drift = _body_drift(body)
+    if reference is None or not drift.any():
+        return driving
+    moved = dict(driving)
+    translation = np.array(driving["translation"], np.float64)
+    translation[:2] -= drift * float(reference["scale"])  # spans to the driver's pixels
+    moved["translation"] = translation.astype(np.asarray(driving["translation"]).dtype)
+    if "skull" in driving and "skull" in reference:
+        skull = np.array(driving["skull"], np.float64)
+        skull[:2] -= drift * np.exp(float(reference["skull"][3]))  # spans at the reference's size (relative_move)
+        moved["skull"] = skull.astype(np.asarray(driving["skull"]).dtype)
+    return moved
 
 
 def _skull_move(driving: dict[str, np.ndarray], reference: dict[str, np.ndarray] | None) -> np.ndarray | None:
