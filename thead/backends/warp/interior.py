@@ -27,6 +27,7 @@ MAX_STRETCH = 1.5
 CAVITY_DARK = 0.2  # brightness of the cavity's shadow (the back of the mouth) as a share of the tongue's
 CAVITY_EDGE = 0.12  # the cavity fades in over this share of the picture's opening (no hard edge on the teeth)
 CAVITY_TONGUE = (0.4, 0.35)  # the tongue fills the cavity's lower part, from this share of its height (in, over)
+CAVITY_TONGUE_HALF_WIDTH = 0.2  # ... and its middle, this share of the mouth's width each side (fading over as much)
 LIP_BAND = 0.08  # width of the band the colour statistics are taken in (the lips), over the mouth width
 FEATHER = 2.0  # pixels inside the curve over which the blend mask rises from 0 to 1
 LIGHT_GAIN = (0.55, 1.6)  # limits of the lightness gain between picture and render
@@ -169,10 +170,16 @@ def warp_opening(image: np.ndarray, source: np.ndarray, target: np.ndarray, box:
     reach = np.minimum(inner - shown / 2, shown / 2 + cavity - inner)  # picture pixels inside the cavity
     weight = np.where(cavity > 0, np.clip(reach / edge + 0.5, 0.0, 1.0), 0.0)[..., None].astype(np.float32)
     down = np.clip((inner - shown / 2) / np.maximum(cavity, 1e-6), 0.0, 1.0)  # 0 at the cavity's top, 1 at its bottom
-    tongue = smoothstep((down - CAVITY_TONGUE[0]) / CAVITY_TONGUE[1]) * (1.0 - smoothstep((np.abs(s - 0.5) - 0.2) / 0.2))
-    tone = tongue_tone(ring_lab(image, source))
-    fill = tone * (CAVITY_DARK + (1.0 - CAVITY_DARK) * tongue[..., None])
-    return out + weight * (fill - out)
+    return out + weight * (_cavity(tongue_tone(ring_lab(image, source)), s, down) - out)
+
+
+def _cavity(tongue: np.ndarray, along: np.ndarray, down: np.ndarray) -> np.ndarray:
+    """RGB [h, w, 3] of an open mouth's cavity in the tongue's tone (``tongue``, RGB): a shadow at CAVITY_DARK of it,
+    with the tongue in its lower middle; ``along`` is the place along the mouth (0..1), ``down`` the depth in the
+    cavity (0 its top, 1 its bottom)."""
+    shown = smoothstep((down - CAVITY_TONGUE[0]) / CAVITY_TONGUE[1])
+    shown *= 1.0 - smoothstep((np.abs(along - 0.5) - CAVITY_TONGUE_HALF_WIDTH) / CAVITY_TONGUE_HALF_WIDTH)
+    return tongue * (CAVITY_DARK + (1.0 - CAVITY_DARK) * shown[..., None])
 
 
 def ring_lab(image: np.ndarray, contour: np.ndarray) -> np.ndarray | None:
