@@ -17,9 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from thead.backends.warp.follow import CornerFollower
-from thead.backends.warp.mesh import face_topology
-from thead.backends.warp.person import person_probability
+from thead.backends.warp.follow import CornerFollower, person_outside_face
 
 CORNERS = 80  # hair corners followed
 MIN_CORNERS = 12  # fewer good corners on the first frame: no skull motion
@@ -54,8 +52,14 @@ class SkullTracker(CornerFollower):
         moves[:, :2] /= self._span
         return moves.astype(np.float32)
 
-    def pick(self, frame: np.ndarray, grey: np.ndarray, points: np.ndarray) -> np.ndarray | None:
-        return _hair_corners(frame, grey, points)
+    def region(self, frame: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """The person around the top of the head, outside the (grown) face oval."""
+        mask, centre, radius = person_outside_face(frame, points, FACE_MARGIN)
+        eyes = float(points[[33, 263], 1].mean())
+        mask[int(np.clip(eyes + ABOVE_EYES * radius, 0, frame.shape[0])):] = 0
+        reach = np.zeros_like(mask)
+        cv2.circle(reach, tuple(int(v) for v in np.round(centre)), int(REACH * radius), 1, -1)
+        return mask & reach
 
     def read(self, start: np.ndarray, moved: np.ndarray) -> np.ndarray:
         matrix, inliers = cv2.estimateAffinePartial2D(start, moved, method=cv2.RANSAC,
@@ -84,18 +88,3 @@ def relative_move(driving: np.ndarray, reference: np.ndarray) -> np.ndarray:
     head's centre at the reference: the centres' shift (in spans at the reference's size), roll and size change."""
     shift = (np.asarray(driving[:2], np.float64) - np.asarray(reference[:2], np.float64)) / np.exp(float(reference[3]))
     return np.array([shift[0], shift[1], driving[2] - reference[2], driving[3] - reference[3]])
-
-
-def _hair_corners(frame: np.ndarray, grey: np.ndarray, points: np.ndarray) -> np.ndarray | None:
-    """Good corners to follow on the person around the top of the head, outside the (grown) face oval."""
-    oval = points[face_topology().oval, :2]
-    centre = oval.mean(axis=0)
-    radius = float(np.linalg.norm(oval - centre, axis=1).max())
-    mask = (person_probability(frame) > 0.5).astype(np.uint8)
-    eyes = float(points[[33, 263], 1].mean())
-    mask[int(np.clip(eyes + ABOVE_EYES * radius, 0, grey.shape[0])):] = 0
-    reach = np.zeros_like(mask)
-    cv2.circle(reach, tuple(int(v) for v in np.round(centre)), int(REACH * radius), 1, -1)
-    mask &= reach
-    cv2.fillPoly(mask, [np.round(centre + FACE_MARGIN * (oval - centre)).astype(np.int32)], 0)
-    return cv2.goodFeaturesToTrack(grey, CORNERS, 0.01, 4, mask=mask)

@@ -10,12 +10,9 @@ the first face. A frame where fewer than half are followed, or before the first 
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
-from thead.backends.warp.follow import CornerFollower
-from thead.backends.warp.mesh import face_topology
-from thead.backends.warp.person import person_probability
+from thead.backends.warp.follow import CornerFollower, person_outside_face
 
 CORNERS = 60  # torso corners followed
 BELOW_CHIN = 0.1  # face radii below the chin where the torso begins
@@ -33,19 +30,11 @@ class TorsoTracker(CornerFollower):
         """[T, 2] torso shift (x, y) of each observed frame since the first face, in its inter-ocular spans."""
         return np.array(self._readings, np.float32).reshape(-1, 2) / self._span
 
-    def pick(self, frame: np.ndarray, grey: np.ndarray, points: np.ndarray) -> np.ndarray | None:
-        return _torso_corners(frame, grey, points)
+    def region(self, frame: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """The person below the chin, outside the (grown) face oval."""
+        mask, _, radius = person_outside_face(frame, points, FACE_MARGIN)
+        mask[: int(min(frame.shape[0], max(0.0, points[152, 1] + BELOW_CHIN * radius)))] = 0
+        return mask
 
     def read(self, start: np.ndarray, moved: np.ndarray) -> np.ndarray:
         return np.median(moved - start, axis=0)
-
-
-def _torso_corners(frame: np.ndarray, grey: np.ndarray, points: np.ndarray) -> np.ndarray | None:
-    """Good corners to follow on the person below the chin, outside the (grown) face oval."""
-    oval = points[face_topology().oval, :2]
-    centre = oval.mean(axis=0)
-    radius = float(np.linalg.norm(oval - centre, axis=1).max())
-    mask = (person_probability(frame) > 0.5).astype(np.uint8)
-    mask[: int(min(grey.shape[0], max(0.0, points[152, 1] + BELOW_CHIN * radius)))] = 0
-    cv2.fillPoly(mask, [np.round(centre + FACE_MARGIN * (oval - centre)).astype(np.int32)], 0)
-    return cv2.goodFeaturesToTrack(grey, CORNERS, 0.01, 4, mask=mask)
