@@ -128,9 +128,10 @@ class _MouthFrame:
         return self._curve(self.upper, s), self._curve(self.lower, s)
 
 
-def warp_opening(image: np.ndarray, source: np.ndarray, target: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+def warp_opening(image: np.ndarray, source: np.ndarray, target: np.ndarray, box: tuple[int, int, int, int],
+                 lips: np.ndarray | None = None) -> np.ndarray:
     """``image`` warped so that its mouth curve ``source`` lands on ``target`` (both :func:`lip_contour` loops),
-    over ``box``; float32.
+    over ``box``; float32. ``lips`` is the picture's :func:`ring_lab` around ``source`` when the caller has it.
 
     Each target pixel keeps its place along the mouth and its distance from the nearer lip, in
     the picture's scale, for up to TEETH_BAND of the opening: teeth keep their size and hang
@@ -170,7 +171,9 @@ def warp_opening(image: np.ndarray, source: np.ndarray, target: np.ndarray, box:
     reach = np.minimum(inner - shown / 2, shown / 2 + cavity - inner)  # picture pixels inside the cavity
     weight = np.where(cavity > 0, np.clip(reach / edge + 0.5, 0.0, 1.0), 0.0)[..., None].astype(np.float32)
     down = np.clip((inner - shown / 2) / np.maximum(cavity, 1e-6), 0.0, 1.0)  # 0 at the cavity's top, 1 at its bottom
-    return out + weight * (_cavity(tongue_tone(ring_lab(image, source)), s, down) - out)
+    if lips is None:
+        lips = ring_lab(image, source)
+    return out + weight * (_cavity(tongue_tone(lips), s, down) - out)
 
 
 def _cavity(tongue: np.ndarray, along: np.ndarray, down: np.ndarray) -> np.ndarray:
@@ -235,9 +238,8 @@ def carry_interior(picture: MouthPicture, render_ring: np.ndarray | None, target
     source = lip_contour(picture.upper, picture.lower)
     if grow:
         source = grown(source, grow * (np.ptp(source[:, 0]) + 1e-6) / (np.ptp(target[:, 0]) + 1e-6))
-    interior = warp_opening(picture.image, source, target, box)
     picture_ring = picture.ring if picture.ring is not None and not grow else ring_lab(picture.image, source)
-    return match_colour(interior, picture_ring, render_ring)
+    return match_colour(warp_opening(picture.image, source, target, box, picture_ring), picture_ring, render_ring)
 
 
 def blend(render: np.ndarray, interior: np.ndarray, alpha: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
