@@ -76,6 +76,16 @@ def talking_clips(folder: Path) -> list[Path]:
     return sorted(c for c in folder.iterdir() if c.suffix.lower() in VIDEO_SUFFIXES and has_audio(c))
 
 
+def video_named(folder: Path, stem: str) -> Path:
+    """The video ``folder/stem.*`` (``grid_swwp2s`` also has a ``.align`` transcript beside its ``.mpg``)."""
+    from thead.metrics.inputs import VIDEO_SUFFIXES
+
+    found = [path for path in sorted(folder.glob(f"{stem}.*")) if path.suffix.lower() in VIDEO_SUFFIXES]
+    if not found:
+        raise SystemExit(f"error: no video named {stem} in {folder} — give a clip name or path that exists")
+    return found[0]
+
+
 def best_correlation(made: np.ndarray, real: np.ndarray, max_lag: int = MAX_LAG) -> tuple[float, int]:
     """Pearson r at the best lag in [-max_lag, max_lag] frames (positive: ``made`` late)."""
     n = min(len(made), len(real))
@@ -194,7 +204,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.clips:
         clips = [Path(name) if Path(name).is_file() else args.media / name for name in args.clips]
-        clips = [c if c.suffix else next(args.media.glob(f"{c.name}.*")) for c in clips]
+        clips = [c if c.suffix else video_named(args.media, c.name) for c in clips]
     else:
         clips = sorted(args.media.glob("grid_*.mpg")) + sorted(args.media.glob("hdtf_*.mp4")) or talking_clips(args.media)
     from thead.audio import mouth_model

@@ -112,3 +112,12 @@ def test_benchmark_landmark_distance_is_thead_evals_lmd(lipsync_benchmark):
     other = faces.copy()
     other[:, :48] += 5.0  # the rest of the face does not count
     assert lipsync_benchmark.lmd_gain(other, faces) == pytest.approx(1.0)
+
+
+def test_benchmark_clip_names_pick_the_video_not_its_transcript(lipsync_benchmark, tmp_path):
+    """``--clips grid_swwp2s`` names the .mpg beside its .align transcript (the transcript sorts first)."""
+    (tmp_path / "grid_swwp2s.align").write_text("0 500 sil\n")
+    (tmp_path / "grid_swwp2s.mpg").write_bytes(b"")
+    assert lipsync_benchmark.video_named(tmp_path, "grid_swwp2s") == tmp_path / "grid_swwp2s.mpg"
+    with pytest.raises(SystemExit, match="no video named grid_nothing"):
+        lipsync_benchmark.video_named(tmp_path, "grid_nothing")
