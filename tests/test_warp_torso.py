@@ -145,3 +145,55 @@ def test_a_whole_driver_moving_moves_the_head_with_its_torso_not_away_from_it(wa
             for image in (still_image, risen_image)]
     (dx, dy), _ = cv2.phaseCorrelate(*grey)
     assert -TORSO_MAX * span - 1.0 <= dy < -0.5 * TORSO_FREE * span  # the rendered face rose with the torso only
+
+
+def test_the_torso_layer_moves_clothes_by_the_sway_and_keeps_the_background_still():
+    from thead.backends.warp.body import TorsoLayer
+
+    zone = np.zeros((20, 30), np.float32)
+    zone[8:] = 1.0  # below the neck
+    person = np.zeros_like(zone)
+    person[:, 10:20] = 1.0  # a torso ten samples wide
+    layer = TorsoLayer(zone, person, np.array([2.0, 2.0], np.float32), span=50.0)  # two crop pixels per sample
+    face = np.random.default_rng(0).uniform([15.0, -60.0, 0.0], [45.0, -40.0, 1.0], (478, 3))  # above the picture
+    face[152] = [30.0, -40.0, 0.0]  # its chin
+    oval, down = np.arange(0, 478, 10), np.array([0.0, 1.0, 0.0])
+    mesh = np.full((20, 30, 2), 1.5, np.float32)  # the mesh drags everything by 1.5 px
+    move = np.array([4.0, 0.0])  # two samples to the right
+    out = layer.apply(mesh, move, face, face[oval, :2], down)
+    np.testing.assert_allclose(out[:8], mesh[:8])  # above the neck the mesh decides
+    np.testing.assert_allclose(out[8:, 10:20], np.broadcast_to(-move, (12, 10, 2)))  # the clothes take the sway
+    np.testing.assert_allclose(out[8:, 20:22], np.broadcast_to(-move, (12, 2, 2)))  # and cover what they move onto
+    np.testing.assert_allclose(out[8:, :10], 0.0)  # the wall beside them stays, dragged by nothing
+    np.testing.assert_allclose(out[8:, 23:], 0.0)
+    lowered = face + [0.0, 70.0, 0.0]  # a head moving down over the neck keeps the mesh's motion where it now is
+    out = layer.apply(mesh, move, lowered, lowered[oval, :2], down)
+    assert np.allclose(out[:10], mesh[:10]) and not np.allclose(out[8:10, 10:20], -move)
+
+
+def test_a_swaying_torso_leaves_the_background_beside_it_untouched(warp_backend, shared):
+    from thead.backends.warp.person import person_probability
+    from thead.io.image import read_image
+
+    portrait = read_image(shared / "media/portraits/lp_s12.jpg")  # a jacket against a mottled wall
+    source = warp_backend.prepare_source(portrait)
+    assert source.torso is not None
+    motion = warp_backend.source_motion(source)
+    shift = np.array([0.06, 0.04])  # inter-ocular spans
+    out = warp_backend.render(source, dict(motion, body=(motion["body"] + shift).astype(np.float32)), motion,
+                              DriveOptions())
+    span = float(motion["scale"])
+    pixels = shift * span
+    box = source.box
+    inside = np.zeros(portrait.shape[:2], bool)  # below the neck, in the crop less the band where the layer fades
+    inside[int(source.points[152, 1] + box.y0 + 0.3 * span) : box.y1 - int(span), box.x0 : box.x1 - int(span)] = True
+    probability = person_probability(portrait)
+    wall = inside & (cv2.dilate((probability > 0.01).astype(np.uint8), np.ones((15, 15), np.uint8)) == 0)
+    assert wall.sum() > 1000
+    np.testing.assert_array_equal(out[wall], portrait[wall])  # the mesh used to drag it along with the shoulders
+    clothes = inside & (cv2.erode((probability > 0.9).astype(np.uint8), np.ones((15, 15), np.uint8)) > 0)
+    assert clothes.sum() > 1000
+    swayed = cv2.warpAffine(portrait, np.float32([[1, 0, pixels[0]], [0, 1, pixels[1]]]), portrait.shape[1::-1],
+                            borderMode=cv2.BORDER_REPLICATE)
+    error = [np.abs(out[clothes].astype(float) - image[clothes]).mean() for image in (swayed, portrait)]
+    assert error[0] < 0.5 * error[1], error  # the clothes sit where the sway put them, not where they were

@@ -10,6 +10,7 @@ from typing import ClassVar
 import numpy as np
 
 from thead.backends.base import Backend, DriveOptions
+from thead.backends.warp.body import TorsoLayer
 from thead.backends.warp.eyes import EyeTextures
 from thead.backends.warp.interior import MouthPicture
 from thead.backends.warp.lips import ShutLips
@@ -72,17 +73,22 @@ class WarpSource:
     mouth: MouthFiller
     lips: ShutLips
     paste_mask: PasteMask | None
+    torso: TorsoLayer | None
+    torso_paste_mask: PasteMask | None  # the paste mask of frames whose torso layer slides (it may move more)
     oval_centre: np.ndarray  # image pixels
     oval_radius: float  # image pixels
 
 
-def _moving_mask(anchors: Anchors, points: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Where the warp may move pixels: inside the hull of the face and its moving anchors."""
+def _moving_mask(anchors: Anchors, points: np.ndarray, size: tuple[int, int],
+                 torso: TorsoLayer | None = None) -> np.ndarray:
+    """Where the warp may move pixels: inside the hull of the face and its moving anchors, and on the torso layer."""
     import cv2
 
     moving = np.concatenate([points[:MESH_POINTS, :2], anchors.points[(anchors.weight > 0) | anchors.torso, :2]])
     mask = np.zeros((size[1], size[0]), np.uint8)
     cv2.fillConvexPoly(mask, cv2.convexHull(np.round(moving).astype(np.int32)), 1)
+    if torso is not None:
+        mask[torso.full_size(size) > 0] = 1
     return cv2.dilate(mask, np.ones((15, 15), np.uint8))
 
 
@@ -158,16 +164,25 @@ class WarpBackend(Backend):
         points = box.to_crop(face.points)
         retargeter = Retargeter(face.points)
         down = retargeter.pose.rotation[:, 1]
-        anchors = build_anchors(points, down, box.size, box.cut(person_probability(image)))
+        person = box.cut(person_probability(image))
+        anchors = build_anchors(points, down, box.size, person)
         mouth = MouthFiller(points)
         vertices = np.concatenate([points[:MESH_POINTS], mouth.teeth_edge(points, points), anchors.points])
         warp = MeshWarp(box.size, vertices, anchors.triangles, face_topology().triangles,
                         step=2 * radius * box.scale / FIELD_STEPS_PER_FACE)
+        torso = None
+        if anchors.torso.any():  # the segmentation is trusted and shows a torso below the chin
+            open_edges = (box.x0 == 0, box.y0 == 0, box.x1 == image.shape[1], box.y1 == image.shape[0])
+            torso = TorsoLayer.build(person, points, points[face_topology().oval, :2], down,
+                                     retargeter.pose.scale * box.scale, open_edges, warp.low_size)
         paste_mask = box.paste_mask(_moving_mask(anchors, points, box.size))
+        torso_paste_mask = paste_mask
+        if torso is not None:
+            torso_paste_mask = box.paste_mask(_moving_mask(anchors, points, box.size, torso))
         upper, lower = face_topology().mouth
         lips = ShutLips(crop, points[upper], points[lower], mouth.source_gap)
         return WarpSource(image, box, crop, points, retargeter, anchors, warp, EyeTextures(crop, points),
-                          mouth, lips, paste_mask, centre, radius)
+                          mouth, lips, paste_mask, torso, torso_paste_mask, centre, radius)
 
     def source_motion(self, source: WarpSource) -> dict[str, np.ndarray]:
         """The source's own motion frame (space ``landmarks``); its torso is where it is (``body`` 0)."""
@@ -199,9 +214,10 @@ class WarpBackend(Backend):
         vertices = np.concatenate([points[:MESH_POINTS], teeth, _anchor_targets(source, target, body, skull)])
         texture = source.eyes.texture(target.gaze_shift, target.eye_closure)
         texture = source.lips.texture(texture, source.mouth.gap(points))
-        frame = source.warp.apply(texture, vertices, vertices[:, 2])
+        slide = _torso_slide(source, body, points, target)
+        frame = source.warp.apply(texture, vertices, vertices[:, 2], slide)
         frame = source.mouth.fill(frame, points, rigid, teeth, picture)
-        full = source.box.paste(source.image, frame, source.paste_mask)
+        full = source.box.paste(source.image, frame, source.paste_mask if slide is None else source.torso_paste_mask)
         if options.paste_back:
             return full
         return face_crop(full, source.oval_centre, source.oval_radius)
@@ -276,10 +292,29 @@ def _skull_move(driving: dict[str, np.ndarray], reference: dict[str, np.ndarray]
     return move
 
 
+def _torso_move(shift: np.ndarray, span: float) -> np.ndarray:
+    """The torso's move (crop pixels) for a torso ``shift`` in inter-ocular spans of ``span`` pixels: eased beyond
+    TORSO_FREE onto TORSO_MAX."""
+    return soft_limit(np.asarray(shift, np.float64) * span, TORSO_FREE * span, TORSO_MAX * span)
+
+
+def _torso_slide(source: WarpSource, shift: np.ndarray, points: np.ndarray,
+                 target: Target) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The warp-field adjustment that slides the source's torso layer by the driver's torso ``shift`` (spans) under
+    this frame's face (``points``, crop pixels, posed as ``target``), or None when there is no layer or no sway
+    (edits, audio driving, tracks without the ``body`` channel, absolute mode): the mesh alone moves the picture
+    then, as it always has."""
+    if source.torso is None or not np.any(shift):
+        return None
+    move = _torso_move(shift, source.torso.span)
+    oval, down = points[face_topology().oval, :2], target.rotation[:, 1]
+    return lambda displacement: source.torso.apply(displacement, move, points, oval, down)
+
+
 def _torso_moves(points: np.ndarray, shift: np.ndarray, span: float, size: tuple[int, int]) -> np.ndarray:
     """Moves [N, 2] (crop pixels) of torso anchors at ``points`` for a torso ``shift`` in inter-ocular spans of ``span``
     pixels: eased beyond TORSO_FREE onto TORSO_MAX, and each kept within TORSO_ROOM of its room to the crop edge."""
-    move = soft_limit(np.asarray(shift, np.float64) * span, TORSO_FREE * span, TORSO_MAX * span)
+    move = _torso_move(shift, span)
     far = np.array(size, np.float64) - 1.0
     room = np.where(move > 0, far - points, points)  # distance to the edge each axis moves towards
     share = np.min(np.clip(TORSO_ROOM * room / np.maximum(np.abs(move), 1e-9), 0.0, 1.0), axis=1, initial=1.0)

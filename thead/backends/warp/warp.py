@@ -12,6 +12,8 @@ pixels that moved gives it back (``DETAIL_GAIN``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
@@ -96,9 +98,13 @@ class MeshWarp:
         y0, y1 = max(0, int(np.floor((rows[0] - 1) * sy))), min(height, int(np.ceil((rows[-1] + 2) * sy)))
         return x0, y0, x1, y1
 
-    def apply(self, image: np.ndarray, target: np.ndarray, depth: np.ndarray) -> np.ndarray:
-        """``image`` (the source crop) warped so that source vertices land on ``target``."""
+    def apply(self, image: np.ndarray, target: np.ndarray, depth: np.ndarray,
+              adjust: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+        """``image`` (the source crop) warped so that source vertices land on ``target``; ``adjust`` may change the
+        low-resolution displacement field before it is applied (e.g. a layer moving on its own)."""
         displacement = self.displacement(target, depth)
+        if adjust is not None:
+            displacement = adjust(displacement)
         motion = np.maximum(np.abs(displacement[..., 0]), np.abs(displacement[..., 1]))  # max over a 2-axis is slow
         box = self.moving_box(motion)
         if box is None:
