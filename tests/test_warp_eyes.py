@@ -55,3 +55,29 @@ def test_blink_closure_eases_towards_shut():
     assert wink[0] == 1.0 and wink[1] == 0.0
     series = [blink_closure(np.array([c, c]))[0] for c in np.linspace(-0.3, 1.0, 53)]
     assert np.all(np.diff(series) >= 0)  # monotonic: a closing driver never opens the output
+
+
+@pytest.mark.parametrize("side", [0, 1])
+def test_a_shut_lid_keeps_the_skins_own_texture_and_loses_its_shadows(warp_source, side):
+    """The unfolded upper lid is the source's own lid skin where it is as light as the smooth fill (a flat fill read
+    as a painted patch), and the fill where the source is in shadow (the crease, which would draw a second line)."""
+    import cv2
+
+    from thead.backends.warp.eyes import SHADOW_RANGE
+    from thead.backends.warp.tone import luminance
+
+    eye = warp_source.eyes.eyes[side]
+    _, _, unfold_mask, unfolded = eye.shut
+    band = unfold_mask[..., 0] > 0.99
+    assert band.sum() > 30
+    lit = band & (luminance(eye.patch) >= np.median(luminance(eye.patch)[band]))  # the lighter half: skin, not crease
+
+    def detail(image: np.ndarray) -> float:
+        light = luminance(image)
+        return float(np.std((light - cv2.GaussianBlur(light, (0, 0), 1.0))[lit]))
+
+    assert detail(unfolded) > 0.6 * detail(eye.patch)  # its grain kept (the flat fill kept a fifth)
+    dark = luminance(eye.patch)[band]
+    lifted = luminance(unfolded)[band]
+    shadows = dark < np.percentile(dark, 10)
+    assert (lifted[shadows] > dark[shadows] + 0.5 * SHADOW_RANGE).mean() > 0.5  # the darkest tenth is lifted

@@ -46,6 +46,12 @@ LASH_ROW = 0.1
 # lip-sync landmark-distance gain +0.173 -> +0.158. With the edge as before it is +0.170.
 LIT_SKIN = (70, 90)
 LIT_LIFT = 0.5
+# That fill alone is flat: on bright or made-up lids a blink read as a painted patch. Where the source's lid skin
+# is as light as the fill (and more than a lash row from the lid's edge, where the white of the eye shows) it is
+# kept, grain and make-up included; where it is darker (the crease, brow hairs) it gives way to the fill over
+# SHADOW_RANGE luminance levels. Eye-region SSIM of self-reenacted blink frames (7 shared clips with blinks)
+# 0.771 -> 0.775; full-frame SSIM and the GRID lip-sync landmark-distance gain (+0.300) unchanged.
+SHADOW_RANGE = 12.0
 IRIS_POINTS = {"right": (468, 469, 470, 471, 472), "left": (473, 474, 475, 476, 477)}
 # Tracked landmarks (and their temporal smoothing) never show a shut eye as fully shut: a driver's
 # blink arrives as a closure of about 0.5-0.8. Closures between these bounds are eased onto full
@@ -213,6 +219,11 @@ class _Eye:
         low, high = np.percentile(light, LIT_SKIN)
         lit = np.median(skin[(light >= low) & (light <= high)], axis=0)
         unfolded = smooth + LIT_LIFT * np.maximum(lit - smooth, 0.0)
+        # The source's own lid skin where it is as light as the fill, away from the lash row (see SHADOW_RANGE).
+        shadow = np.clip((luminance(unfolded) - luminance(patch)) / SHADOW_RANGE, 0.0, 1.0)
+        edge = cv2.distanceTransform((lashes == 0).astype(np.uint8), cv2.DIST_L2, 3) / max(row, 1)
+        kept = (1.0 - shadow) * np.clip(edge - 1.0, 0.0, 1.0)
+        unfolded = unfolded + kept[..., None] * (patch - unfolded)
         soft = max(3, 2 * round(LASH_ROW * self.half_width) + 1)
         return cv2.GaussianBlur(band.astype(np.float32), (soft, soft), 0)[..., None], unfolded
 
