@@ -33,7 +33,7 @@ class TorsoLayer:
     """The source's torso at the warp field's resolution: where the layer may decide the motion (``zone``) and how
     much of the torso's move each sample takes there (``person``)."""
 
-    zone: np.ndarray  # [h, w] float32: 0 the mesh's motion, 1 the layer's
+    zone: np.ndarray  # [h - top, w] float32, rows top.. of the field: 0 the mesh's motion, 1 the layer's
     person: np.ndarray  # [h, w] float32
     step: np.ndarray  # crop pixels per field sample (x, y)
     span: float  # the source's inter-ocular span, crop pixels
@@ -47,15 +47,15 @@ class TorsoLayer:
         right, bottom) are the crop edges that are the image's own. None when no torso shows below the neck."""
         height, width = person.shape
         step = np.array([width / low_size[0], height / low_size[1]], np.float32)
-        layer = cls(np.ones(low_size[::-1], np.float32), np.zeros(low_size[::-1], np.float32), step, float(span))
-        xs, ys = layer._grid()
+        low = cv2.resize(np.asarray(person, np.float32), low_size, interpolation=cv2.INTER_AREA)
+        everywhere = cls(np.ones_like(low), low, step, float(span))  # the zone before it is measured
+        xs, ys = everywhere._grid()
         fade = EDGE_FADE * span
         edges = np.ones_like(xs)
         for is_open, distance in zip(open_edges, (xs, ys, width - 1 - xs, height - 1 - ys)):
             if not is_open:
                 edges *= np.clip(distance / fade, 0.0, 1.0)
-        zone = edges * layer.below_neck(points, oval, down)
-        low = cv2.resize(np.asarray(person, np.float32), low_size, interpolation=cv2.INTER_AREA)
+        zone = edges * everywhere.below_neck(points, oval, down)
         if float((zone * low).max(initial=0.0)) < 0.5:
             return None
         top = int(np.flatnonzero(zone.max(axis=1) > 0.0)[0])
