@@ -73,7 +73,7 @@ class TorsoLayer:
         xs, ys = self._grid(self.top)
         along = np.asarray(down[:2], np.float32) / max(float(np.linalg.norm(down[:2])), 1e-6)
         below = ((xs - points[152, 0]) * along[0] + (ys - points[152, 1]) * along[1]) / (NECK * self.span)
-        outline = cv2.convexHull(np.ascontiguousarray(points[:, :2], np.float32))[:, 0]  # the oval, or a folded face's extent
+        outline = cv2.convexHull(np.ascontiguousarray(points[:, :2], np.float32))[:, 0]  # a folded face too
         centre = oval.mean(axis=0)
         corner = np.array([0.0, self.top], np.float32)
         face = polygon_mask((centre + FACE_MARGIN * (outline - centre) + 0.5) / self.step - 0.5 - corner, xs.shape, 2)
