@@ -5,11 +5,13 @@ reach from them to anchors on the background and on the crop border: a sway drag
 shoulders along and moved the clothes between the sparse anchors only part of the way. Below the neck (the
 layer's zone: from the chin down over NECK spans, outside the face, both as the source has them and as this
 frame moves them) the layer sets the warp's backward displacement itself: every field sample the person
-segmentation puts on the torso takes the torso's move, by how sure the segmentation is, and the background
-keeps its place. The torso's weight is the larger of its weight where the torso was and where it moved to, so
-the clothes' leading edge covers the background and the background beside the trailing edge closes the strip
-the clothes left. Near crop edges inside the image the zone fades out (the crop is pasted back there); at the
-image's own edges the clothes slide out of the frame.
+segmentation puts on the torso takes the torso's move (fully from the probability the mesh calls torso,
+:data:`~thead.backends.warp.mesh.ON_TORSO`, none at the one it calls background), and the background keeps its
+place: clothes the segmentation is unsure of move with the rest instead of stretching against it. The torso's
+weight is the larger of its weight where the torso was and where it moved to, so the clothes' leading edge
+covers the background and the background beside the trailing edge closes the strip the clothes left. Near crop
+edges inside the image the zone fades out (the crop is pasted back there); at the image's own edges the clothes
+slide out of the frame.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from thead.backends.warp.mesh import ON_PERSON, ON_TORSO
 from thead.backends.warp.paste import polygon_mask
 from thead.easing import smoothstep
 
@@ -26,6 +29,10 @@ NECK = 0.2  # inter-ocular spans below the chin over which the layer takes over 
 FACE_MARGIN = 1.1  # the face oval grown by this stays the mesh's (as for the torso tracker)
 EDGE_FADE = 0.5  # inter-ocular spans from a crop edge inside the image over which the layer fades out
 MIN_WEIGHT = 1.0 / 64  # torso weights below this are background
+# The torso's weight is blurred over SHEAR times its move (field samples) beyond half a sample: a sway of a few
+# pixels keeps a sharp silhouette, a whole body rising by a large fraction of a span (the torso follows up to
+# 0.15 spans) no longer shears the clothes' edge against the wall into a staircase one field sample wide.
+SHEAR = 0.5
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,7 @@ class TorsoLayer:
         height, width = person.shape
         step = np.array([width / low_size[0], height / low_size[1]], np.float32)
         low = cv2.resize(np.asarray(person, np.float32), low_size, interpolation=cv2.INTER_AREA)
+        low = smoothstep((low - ON_PERSON) / (ON_TORSO - ON_PERSON)).astype(np.float32)  # the mesh's own thresholds
         everywhere = cls(np.ones_like(low), low, step, float(span))  # the zone before it is measured
         xs, ys = everywhere._grid()
         fade = EDGE_FADE * span
@@ -96,7 +104,11 @@ class TorsoLayer:
         shift = move / self.step
         moved = cv2.warpAffine(self.person, np.array([[1, 0, shift[0]], [0, 1, shift[1]]], np.float32),
                                self.person.shape[::-1], flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        person = np.maximum(self.person[self.top :], moved[self.top :])
+        person = np.maximum(self.person, moved)
+        spread = float(np.linalg.norm(shift)) * SHEAR  # a large move eases into the wall instead of shearing it
+        if spread > 0.5:
+            person = cv2.GaussianBlur(person, (0, 0), spread)
+        person = person[self.top :]
         person[person < MIN_WEIGHT] = 0.0
         zone = np.minimum(self.zone, self.below_neck(points, oval, down))[..., None]
         out = displacement.copy()
