@@ -157,20 +157,20 @@ def test_the_torso_layer_moves_clothes_by_the_sway_and_keeps_the_background_stil
     layer = TorsoLayer(zone, person, np.array([2.0, 2.0], np.float32), span=50.0)  # two crop pixels per sample
     face = np.random.default_rng(0).uniform([15.0, -60.0, 0.0], [45.0, -40.0, 1.0], (478, 3))  # above the picture
     face[152] = [30.0, -40.0, 0.0]  # its chin
-    oval, down = np.arange(0, 478, 10), np.array([0.0, 1.0, 0.0])
+    down = np.array([0.0, 1.0, 0.0])
     mesh = np.full((20, 30, 2), 1.5, np.float32)  # the mesh drags everything by 1.5 px
     move = np.array([1.6, 0.0])  # a sway: 0.8 samples to the right
-    out = layer.apply(mesh, move, face, face[oval, :2], down)
+    out = layer.apply(mesh, move, face, down)
     np.testing.assert_allclose(out[:8], mesh[:8])  # above the neck the mesh decides
     np.testing.assert_allclose(out[8:, 10:20], np.broadcast_to(-move, (12, 10, 2)), atol=1e-6)  # clothes sway
     np.testing.assert_allclose(out[8:, 20], np.broadcast_to(-0.8 * move, (12, 2)), atol=0.03)  # covering the wall
     np.testing.assert_allclose(out[8:, :10], 0.0)  # the wall beside them stays, dragged by nothing
     np.testing.assert_allclose(out[8:, 21:], 0.0)
     rising = np.array([0.0, -12.0])  # a whole body rising by six samples: the silhouette eases into the wall
-    edge = layer.apply(mesh, rising, face, face[oval, :2], down)[14, 15:27, 1] / -rising[1]  # middle to wall
+    edge = layer.apply(mesh, rising, face, down)[14, 15:27, 1] / -rising[1]  # middle to wall
     assert edge[0] > 0.8 and edge[-1] < 0.05 and np.all(np.diff(edge) <= 1e-6) and np.all(np.diff(edge) > -0.2)
     lowered = face + [0.0, 70.0, 0.0]  # a head moving down over the neck keeps the mesh's motion where it now is
-    out = layer.apply(mesh, move, lowered, lowered[oval, :2], down)
+    out = layer.apply(mesh, move, lowered, down)
     assert np.allclose(out[:10], mesh[:10]) and not np.allclose(out[8:10, 10:20], -move)
 
 

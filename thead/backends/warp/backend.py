@@ -173,8 +173,8 @@ class WarpBackend(Backend):
         torso = None
         if anchors.torso.any():  # the segmentation is trusted and shows a torso below the chin
             open_edges = (box.x0 == 0, box.y0 == 0, box.x1 == image.shape[1], box.y1 == image.shape[0])
-            torso = TorsoLayer.build(person, points, points[face_topology().oval, :2], down,
-                                     retargeter.pose.scale * box.scale, open_edges, warp.low_size)
+            torso = TorsoLayer.build(person, points, down, retargeter.pose.scale * box.scale, open_edges,
+                                     warp.low_size)
         paste_mask = box.paste_mask(_moving_mask(anchors, points, box.size))
         torso_paste_mask = paste_mask
         if torso is not None:
@@ -307,8 +307,8 @@ def _torso_slide(source: WarpSource, shift: np.ndarray, points: np.ndarray,
     if source.torso is None or not np.any(shift):
         return None
     move = _torso_move(shift, source.torso.span)
-    oval, down = points[face_topology().oval, :2], target.rotation[:, 1]
-    return lambda displacement: source.torso.apply(displacement, move, points, oval, down)
+    down = target.rotation[:, 1]
+    return lambda displacement: source.torso.apply(displacement, move, points, down)
 
 
 def _torso_moves(points: np.ndarray, shift: np.ndarray, span: float, size: tuple[int, int]) -> np.ndarray:

@@ -16,17 +16,18 @@ slide out of the frame.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from thead.backends.warp.mesh import ON_PERSON, ON_TORSO
+from thead.backends.warp.mesh import ON_PERSON, ON_TORSO, face_topology
 from thead.backends.warp.paste import polygon_mask
+from thead.backends.warp.torso import FACE_MARGIN  # the face oval grown by this stays the mesh's, as for the tracker
 from thead.easing import smoothstep
 
 NECK = 0.2  # inter-ocular spans below the chin over which the layer takes over from the head-following neck
-FACE_MARGIN = 1.1  # the face oval grown by this stays the mesh's (as for the torso tracker)
 EDGE_FADE = 0.5  # inter-ocular spans from a crop edge inside the image over which the layer fades out
 MIN_WEIGHT = 1.0 / 64  # torso weights below this are background
 # The torso's weight is blurred over SHEAR times its move (field samples) beyond half a sample: a sway of a few
@@ -47,11 +48,11 @@ class TorsoLayer:
     top: int = 0  # first row of samples in the zone (the rows above it are the mesh's whatever the frame)
 
     @classmethod
-    def build(cls, person: np.ndarray, points: np.ndarray, oval: np.ndarray, down: np.ndarray, span: float,
+    def build(cls, person: np.ndarray, points: np.ndarray, down: np.ndarray, span: float,
               open_edges: tuple[bool, bool, bool, bool], low_size: tuple[int, int]) -> TorsoLayer | None:
         """The layer of a crop whose person probability is ``person`` [H, W], with the face's landmarks ``points``
-        (crop pixels), their ``oval`` rows and the forehead-to-chin direction ``down``; ``open_edges`` (left, top,
-        right, bottom) are the crop edges that are the image's own. None when no torso shows below the neck."""
+        (crop pixels) and forehead-to-chin direction ``down``; ``open_edges`` (left, top, right, bottom) are the
+        crop edges that are the image's own. None when no torso shows below the neck."""
         height, width = person.shape
         step = np.array([width / low_size[0], height / low_size[1]], np.float32)
         low = cv2.resize(np.asarray(person, np.float32), low_size, interpolation=cv2.INTER_AREA)
@@ -63,7 +64,7 @@ class TorsoLayer:
         for is_open, distance in zip(open_edges, (xs, ys, width - 1 - xs, height - 1 - ys)):
             if not is_open:
                 edges *= np.clip(distance / fade, 0.0, 1.0)
-        zone = edges * everywhere.below_neck(points, oval, down)
+        zone = edges * everywhere.below_neck(points, down)
         if float((zone * low).max(initial=0.0)) < 0.5:
             return None
         top = int(np.flatnonzero(zone.max(axis=1) > 0.0)[0])
@@ -75,14 +76,19 @@ class TorsoLayer:
         ys, xs = np.mgrid[top:height, 0:width].astype(np.float32)
         return (xs + 0.5) * self.step[0] - 0.5, (ys + 0.5) * self.step[1] - 0.5
 
-    def below_neck(self, points: np.ndarray, oval: np.ndarray, down: np.ndarray) -> np.ndarray:
+    @functools.cached_property
+    def _zone_grid(self) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_grid` of the zone's rows, which every frame uses."""
+        return self._grid(self.top)
+
+    def below_neck(self, points: np.ndarray, down: np.ndarray) -> np.ndarray:
         """Per field sample from row ``top`` down, 0 on the face (the hull of ``points``, grown by FACE_MARGIN about
-        the ``oval``'s centre) and down to its chin, rising to 1 NECK spans below the chin along ``down``."""
-        xs, ys = self._grid(self.top)
+        its oval's centre) and down to its chin, rising to 1 NECK spans below the chin along ``down``."""
+        xs, ys = self._zone_grid
         along = np.asarray(down[:2], np.float32) / max(float(np.linalg.norm(down[:2])), 1e-6)
         below = ((xs - points[152, 0]) * along[0] + (ys - points[152, 1]) * along[1]) / (NECK * self.span)
         outline = cv2.convexHull(np.ascontiguousarray(points[:, :2], np.float32))[:, 0]  # a folded face too
-        centre = oval.mean(axis=0)
+        centre = points[face_topology().oval, :2].mean(axis=0)
         corner = np.array([0.0, self.top], np.float32)
         face = polygon_mask((centre + FACE_MARGIN * (outline - centre) + 0.5) / self.step - 0.5 - corner, xs.shape, 2)
         return smoothstep(below) * (1.0 - face)
@@ -94,12 +100,11 @@ class TorsoLayer:
         weight[self.top :] *= self.zone
         return cv2.resize(weight, size, interpolation=cv2.INTER_LINEAR)
 
-    def apply(self, displacement: np.ndarray, move: np.ndarray, points: np.ndarray, oval: np.ndarray,
-              down: np.ndarray) -> np.ndarray:
+    def apply(self, displacement: np.ndarray, move: np.ndarray, points: np.ndarray, down: np.ndarray) -> np.ndarray:
         """The backward ``displacement`` field [h, w, 2] with the torso moved by ``move`` (crop pixels) and the
         background beside it still, below the neck of both the source and this frame's face (its landmarks
-        ``points``, their ``oval`` rows and its ``down`` direction, crop pixels): a head that moves down over the
-        source's neck keeps its own motion."""
+        ``points`` and ``down`` direction, crop pixels): a head that moves down over the source's neck keeps its own
+        motion."""
         move = np.asarray(move, np.float32)
         shift = move / self.step
         moved = cv2.warpAffine(self.person, np.array([[1, 0, shift[0]], [0, 1, shift[1]]], np.float32),
@@ -110,7 +115,7 @@ class TorsoLayer:
             person = cv2.GaussianBlur(person, (0, 0), spread)
         person = person[self.top :]
         person[person < MIN_WEIGHT] = 0.0
-        zone = np.minimum(self.zone, self.below_neck(points, oval, down))[..., None]
+        zone = np.minimum(self.zone, self.below_neck(points, down))[..., None]
         out = displacement.copy()
         out[self.top :] = (1.0 - zone) * displacement[self.top :] + zone * (person[..., None] * -move)
         return out
