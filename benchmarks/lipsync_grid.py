@@ -18,6 +18,10 @@ mouth openness (ours / real), the mean error of mouth width and of the outer upp
 (ours - real, pose-free units; y grows down), and the landmark distance in silence and in speech
 (ours / still first frame), silence being where silero-vad hears no voice.
 
+``--model-only`` skips rendering and scores the mouth model alone: its raw prediction (before the silence gate
+and the jaw curve) against the real opening, r at the best lag within +-1 frame, each GRID clip by a model fitted
+without it. It takes seconds instead of minutes, for trying model changes before a full run.
+
 ``--oracle`` adds, per clip, the same first frame driven by the *real* speaker's measured mouth opening
 (no audio: each frame's jaw set so the opening matches the real one, the rest of the drive as above):
 the landmark-distance gain the renderer's mouth reaches when the opening is exactly right, which
@@ -33,7 +37,7 @@ files anywhere (the GRID clips are then taken from ``../shared/media/talking``).
 every GRID clip (``thead/audio/data/grid_mouth.safetensors``) before evaluating.
 
     python benchmarks/lipsync_grid.py [--media ../shared/media/talking] [--clips grid_bbaf2n clip.mp4 ...] [--pose still]
-                                      [--no-chance] [--write-model] [--diagnose] [--oracle]
+                                      [--no-chance] [--write-model] [--diagnose] [--oracle] [--model-only]
 """
 
 from __future__ import annotations
@@ -155,6 +159,15 @@ def training_example(clip: Path, openness: np.ndarray):
     return analyze_features(signal), times, openness, vad.activity_at(vad.speech_probability(signal), times)
 
 
+def model_correlation(model, example) -> tuple[float, int]:
+    """The mouth ``model``'s raw prediction for a (features, times, real openness, voice) ``example`` against the real
+    openness, as drive-audio reads it (LEAD ahead): Pearson r at the best lag within +-1 frame, and that lag."""
+    from thead.audio.articulation import LEAD
+
+    features, times, openness, _ = example
+    return best_correlation(model.predict(features, np.asarray(times) + LEAD), np.asarray(openness), max_lag=1)
+
+
 def drive(clip: Path, speech: Path, out: Path, pose: str) -> Path:
     """``clip``'s first frame speaking ``speech``, written to ``out`` (each drive independent of the ones before)."""
     from thead.io.image import write_image
@@ -201,6 +214,7 @@ def main() -> None:
     parser.add_argument("--no-chance", action="store_true", help="skip the other-audio baseline")
     parser.add_argument("--diagnose", action="store_true", help="per clip: amplitude, width, lip height, LMD by voice")
     parser.add_argument("--oracle", action="store_true", help="also drive each clip by its real mouth opening (no audio)")
+    parser.add_argument("--model-only", action="store_true", help="score the raw mouth model, no rendering")
     args = parser.parse_args()
     if args.clips:
         clips = [Path(name) if Path(name).is_file() else args.media / name for name in args.clips]
@@ -221,6 +235,17 @@ def main() -> None:
             "clips": " ".join(clip.stem for clip in training)})
         mouth_model.DATA.chmod(0o644)  # package data: readable by everyone
         mouth_model._shipped.cache_clear()
+    if args.model_only:
+        print("\n| clip | model r | best lag |\n|---|---:|---:|")
+        scores = {}
+        for clip in clips:
+            others = [example for other, example in examples.items() if other != clip]
+            model = mouth_model.fit(others) if others else mouth_model.current()
+            scores[clip] = model_correlation(model, examples.get(clip) or training_example(clip, real[clip][0]))
+            print(f"| {clip.stem} | {scores[clip][0]:.3f} | {scores[clip][1]:+d} |", flush=True)
+        if grid:
+            print(f"| **GRID mean** | **{np.mean([scores[clip][0] for clip in grid]):.3f}** | |")
+        return
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for clip in clips:

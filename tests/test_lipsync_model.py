@@ -121,3 +121,34 @@ def test_benchmark_clip_names_pick_the_video_not_its_transcript(lipsync_benchmar
     assert lipsync_benchmark.video_named(tmp_path, "grid_swwp2s") == tmp_path / "grid_swwp2s.mpg"
     with pytest.raises(SystemExit, match="no video named grid_nothing"):
         lipsync_benchmark.video_named(tmp_path, "grid_nothing")
+
+
+def _speaker(seed: int, seconds: float = 6.0):
+    """A synthetic recording whose loudness and mel bands carry a lip opening: (features, times, opening, voice)."""
+    from scipy.ndimage import gaussian_filter1d
+
+    from thead.audio.features import MEL_BANDS, STEP, Features
+
+    rng = np.random.default_rng(seed)
+    steps = round(seconds / STEP)
+    opening = np.clip(gaussian_filter1d(rng.normal(size=steps), 6.0) * 4 + 0.5, 0.0, None)
+    noise = rng.normal(scale=0.3, size=(steps, MEL_BANDS))
+    flat = np.zeros(steps, np.float32)
+    features = Features(loudness=(20 * np.log10(0.01 + opening)).astype(np.float32), pitch=flat + 120, centroid=flat,
+                        rolloff=flat, flatness=flat, high_ratio=flat,
+                        mel=(np.log(0.01 + opening)[:, None] + noise).astype(np.float32))
+    times = np.arange(0.0, seconds - 0.2, 0.04)
+    return features, times, np.interp(times, np.arange(steps) * STEP, opening), np.ones(times.size)
+
+
+def test_model_only_scores_the_fitted_mouth_model_against_the_real_opening(lipsync_benchmark):
+    """``--model-only``: a model fitted on other speakers follows an unseen one whose sound carries its opening, and
+    does not follow an opening unrelated to the sound."""
+    from thead.audio import mouth_model
+
+    model = mouth_model.fit([_speaker(seed) for seed in range(4)])
+    features, times, opening, voice = _speaker(9)
+    r, lag = lipsync_benchmark.model_correlation(model, (features, times, opening, voice))
+    assert r > 0.7 and abs(lag) <= 1
+    unrelated = _speaker(10)[2][: times.size]
+    assert lipsync_benchmark.model_correlation(model, (features, times, unrelated, voice))[0] < 0.4
