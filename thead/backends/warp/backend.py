@@ -10,7 +10,7 @@ from typing import ClassVar
 import numpy as np
 
 from thead.backends.base import Backend, DriveOptions
-from thead.backends.warp.body import TorsoLayer
+from thead.backends.warp.body import HairLayer, TorsoLayer
 from thead.backends.warp.eyes import EyeTextures
 from thead.backends.warp.interior import MouthPicture
 from thead.backends.warp.lips import ShutLips
@@ -74,14 +74,16 @@ class WarpSource:
     lips: ShutLips
     paste_mask: PasteMask | None
     torso: TorsoLayer | None
-    torso_paste_mask: PasteMask | None  # the paste mask of frames whose torso layer slides (it may move more)
+    hair: HairLayer | None
+    layer_paste_mask: PasteMask | None  # the paste mask of frames whose torso or hair layer moves (they reach further)
     oval_centre: np.ndarray  # image pixels
     oval_radius: float  # image pixels
 
 
-def _moving_mask(anchors: Anchors, points: np.ndarray, size: tuple[int, int],
-                 torso: TorsoLayer | None = None) -> np.ndarray:
-    """Where the warp may move pixels: inside the hull of the face and its moving anchors, and on the torso layer."""
+def _moving_mask(anchors: Anchors, points: np.ndarray, size: tuple[int, int], torso: TorsoLayer | None = None,
+                 hair: HairLayer | None = None) -> np.ndarray:
+    """Where the warp may move pixels: inside the hull of the face and its moving anchors, and on the torso and hair
+    layers."""
     import cv2
 
     moving = np.concatenate([points[:MESH_POINTS, :2], anchors.points[(anchors.weight > 0) | anchors.torso, :2]])
@@ -89,6 +91,8 @@ def _moving_mask(anchors: Anchors, points: np.ndarray, size: tuple[int, int],
     cv2.fillConvexPoly(mask, cv2.convexHull(np.round(moving).astype(np.int32)), 1)
     if torso is not None:
         mask[torso.full_size(size) > 0] = 1
+    if hair is not None:
+        mask[hair.full_size(points, size) > 0] = 1
     return cv2.dilate(mask, np.ones((15, 15), np.uint8))
 
 
@@ -170,19 +174,21 @@ class WarpBackend(Backend):
         vertices = np.concatenate([points[:MESH_POINTS], mouth.teeth_edge(points, points), anchors.points])
         warp = MeshWarp(box.size, vertices, anchors.triangles, face_topology().triangles,
                         step=2 * radius * box.scale / FIELD_STEPS_PER_FACE)
-        torso = None
-        if anchors.torso.any():  # the segmentation is trusted and shows a torso below the chin
-            open_edges = (box.x0 == 0, box.y0 == 0, box.x1 == image.shape[1], box.y1 == image.shape[0])
-            torso = TorsoLayer.build(person, points, down, retargeter.pose.scale * box.scale, open_edges,
-                                     warp.low_size)
+        torso = hair = None
+        open_edges = (box.x0 == 0, box.y0 == 0, box.x1 == image.shape[1], box.y1 == image.shape[0])
+        span = retargeter.pose.scale * box.scale
+        if anchors.segmented:  # the segmentation is trusted: it tells hair and clothes from the background
+            hair = HairLayer.build(person, points, span, open_edges, warp.low_size)
+        if anchors.torso.any():  # ... and it shows a torso below the chin
+            torso = TorsoLayer.build(person, points, down, span, open_edges, warp.low_size)
         paste_mask = box.paste_mask(_moving_mask(anchors, points, box.size))
-        torso_paste_mask = paste_mask
-        if torso is not None:
-            torso_paste_mask = box.paste_mask(_moving_mask(anchors, points, box.size, torso))
+        layer_paste_mask = paste_mask
+        if torso is not None or hair is not None:
+            layer_paste_mask = box.paste_mask(_moving_mask(anchors, points, box.size, torso, hair))
         upper, lower = face_topology().mouth
         lips = ShutLips(crop, points[upper], points[lower], mouth.source_gap)
         return WarpSource(image, box, crop, points, retargeter, anchors, warp, EyeTextures(crop, points),
-                          mouth, lips, paste_mask, torso, torso_paste_mask, centre, radius)
+                          mouth, lips, paste_mask, torso, hair, layer_paste_mask, centre, radius)
 
     def source_motion(self, source: WarpSource) -> dict[str, np.ndarray]:
         """The source's own motion frame (space ``landmarks``); its torso is where it is (``body`` 0)."""
@@ -214,10 +220,10 @@ class WarpBackend(Backend):
         vertices = np.concatenate([points[:MESH_POINTS], teeth, _anchor_targets(source, target, body, skull)])
         texture = source.eyes.texture(target.gaze_shift, target.eye_closure)
         texture = source.lips.texture(texture, source.mouth.gap(points))
-        slide = _torso_slide(source, body, points, target)
-        frame = source.warp.apply(texture, vertices, vertices[:, 2], slide)
+        adjust = _layer_moves(source, body, skull, points, target)
+        frame = source.warp.apply(texture, vertices, vertices[:, 2], adjust)
         frame = source.mouth.fill(frame, points, rigid, teeth, picture)
-        full = source.box.paste(source.image, frame, source.paste_mask if slide is None else source.torso_paste_mask)
+        full = source.box.paste(source.image, frame, source.paste_mask if adjust is None else source.layer_paste_mask)
         if options.paste_back:
             return full
         return face_crop(full, source.oval_centre, source.oval_radius)
@@ -311,6 +317,23 @@ def _torso_slide(source: WarpSource, shift: np.ndarray, points: np.ndarray,
     return lambda displacement: source.torso.apply(displacement, move, points, down)
 
 
+def _layer_moves(source: WarpSource, shift: np.ndarray, skull: np.ndarray | None, points: np.ndarray,
+                 target: Target) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The warp-field adjustment of this frame's layers: the hair moved by the driver's ``skull`` move, then the torso
+    slid by its ``shift`` (see :func:`_torso_slide`); None when neither moves (edits, audio driving, tracks without
+    those channels, absolute mode), so that the mesh alone moves the picture, as it always has."""
+    slide = _torso_slide(source, shift, points, target)
+    if skull is None or source.hair is None:
+        return slide
+    matrix, down = _skull_matrix(source, skull), target.rotation[:, 1]
+
+    def move(displacement: np.ndarray) -> np.ndarray:
+        displacement = source.hair.apply(displacement, matrix, points, down)
+        return displacement if slide is None else slide(displacement)
+
+    return move
+
+
 def _torso_moves(points: np.ndarray, shift: np.ndarray, span: float, size: tuple[int, int]) -> np.ndarray:
     """Moves [N, 2] (crop pixels) of torso anchors at ``points`` for a torso ``shift`` in inter-ocular spans of ``span``
     pixels: eased beyond TORSO_FREE onto TORSO_MAX, and each kept within TORSO_ROOM of its room to the crop edge."""
@@ -319,6 +342,14 @@ def _torso_moves(points: np.ndarray, shift: np.ndarray, span: float, size: tuple
     room = np.where(move > 0, far - points, points)  # distance to the edge each axis moves towards
     share = np.min(np.clip(TORSO_ROOM * room / np.maximum(np.abs(move), 1e-9), 0.0, 1.0), axis=1, initial=1.0)
     return share[:, None] * move
+
+
+def _skull_matrix(source: WarpSource, skull: np.ndarray) -> np.ndarray:
+    """2x3 crop-pixel similarity of the driver's skull ``move`` on the source: about the centre of the source's face
+    oval (where :class:`~thead.backends.warp.skull.SkullTracker` measures it), shifts in the source's inter-ocular
+    spans."""
+    centre = source.points[face_topology().oval, :2].mean(axis=0)
+    return similarity_matrix(skull, centre, source.retargeter.pose.scale * source.box.scale)
 
 
 def _anchor_targets(source: WarpSource, target: Target, torso_shift: np.ndarray,
@@ -344,7 +375,7 @@ def _anchor_targets(source: WarpSource, target: Target, torso_shift: np.ndarray,
         carried = (local @ (change * _anchor_scale(target.scale / src_pose.scale)).T + centre_dst)[:, :2]
     else:
         share = 1.0
-        matrix = similarity_matrix(skull, centre_src[:2], span)
+        matrix = _skull_matrix(source, skull)
         carried = anchors.points[:, :2] @ matrix[:, :2].T + matrix[:, 2]
     out = np.array(anchors.points, np.float64)
     out[:, :2] += (share * anchors.weight)[:, None] * (carried - anchors.points[:, :2])

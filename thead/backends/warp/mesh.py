@@ -13,8 +13,9 @@ shoulders are not pinned to the frame edge. The rings follow roll and shift of t
 only beyond the landmarks' own wobble (see the backend's SCALE_DEADBAND), and less as it turns out of
 the image plane (the face slides across the skull); they never follow the face's non-rigid motion
 (see MOVING_RINGS). When the driver's hair can be followed in the picture (the ``skull`` channel, see
-thead.backends.warp.skull), the rings follow that measured move instead of the landmark pose. Ring anchors
-on the torso below the chin follow the driver's torso sway instead (see ON_TORSO).
+thead.backends.warp.skull), the rings follow that measured move instead of the landmark pose, and the hair
+between them moves as a layer (thead.backends.warp.body.HairLayer). Ring anchors on the torso below the chin
+follow the driver's torso sway instead (see ON_TORSO; the torso between them moves as a layer too).
 """
 
 from __future__ import annotations
@@ -211,6 +212,7 @@ class Anchors:
     weight: np.ndarray  # [A] share of the head's rigid motion: 0 = fixed, 1 = moves with the head
     torso: np.ndarray  # [A] bool: on the torso (see ON_TORSO), moves with the driver's torso instead
     triangles: np.ndarray  # [K, 3] over the warp vertices (468 mesh points, 9 teeth points, anchors)
+    segmented: bool = False  # the person segmentation covers the face, so it decides what moves (see ON_PERSON)
 
     @staticmethod
     def turn_share(change: np.ndarray) -> float:
@@ -277,7 +279,7 @@ def build_anchors(points: np.ndarray, down: np.ndarray, size: tuple[int, int],
         torso = (on_person > ON_TORSO) & below
         torso[len(xy) - len(chunks[-1][0]):] = False  # the border chunk (last) holds still
     triangles = _outer_triangles(oval[:, :2], topo.oval, xy, FACE_VERTICES)
-    return Anchors(anchor_points.astype(np.float32), weight, torso, triangles)
+    return Anchors(anchor_points.astype(np.float32), weight, torso, triangles, seen)
 
 
 def _sees_the_face(person: np.ndarray, inside: np.ndarray) -> bool:
