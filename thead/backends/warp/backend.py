@@ -81,9 +81,9 @@ class WarpSource:
 
 
 def _moving_mask(anchors: Anchors, points: np.ndarray, size: tuple[int, int], torso: TorsoLayer | None = None,
-                 hair: HairLayer | None = None) -> np.ndarray:
+                 hair: HairLayer | None = None, down: np.ndarray | None = None) -> np.ndarray:
     """Where the warp may move pixels: inside the hull of the face and its moving anchors, and on the torso and hair
-    layers."""
+    layers (the hair's above the chin, along ``down``)."""
     import cv2
 
     moving = np.concatenate([points[:MESH_POINTS, :2], anchors.points[(anchors.weight > 0) | anchors.torso, :2]])
@@ -92,7 +92,7 @@ def _moving_mask(anchors: Anchors, points: np.ndarray, size: tuple[int, int], to
     if torso is not None:
         mask[torso.full_size(size) > 0] = 1
     if hair is not None:
-        mask[hair.full_size(points, size) > 0] = 1
+        mask[hair.full_size(points, down, size) > 0] = 1
     return cv2.dilate(mask, np.ones((15, 15), np.uint8))
 
 
@@ -184,7 +184,7 @@ class WarpBackend(Backend):
         paste_mask = box.paste_mask(_moving_mask(anchors, points, box.size))
         layer_paste_mask = paste_mask
         if torso is not None or hair is not None:
-            layer_paste_mask = box.paste_mask(_moving_mask(anchors, points, box.size, torso, hair))
+            layer_paste_mask = box.paste_mask(_moving_mask(anchors, points, box.size, torso, hair, down))
         upper, lower = face_topology().mouth
         lips = ShutLips(crop, points[upper], points[lower], mouth.source_gap)
         return WarpSource(image, box, crop, points, retargeter, anchors, warp, EyeTextures(crop, points),

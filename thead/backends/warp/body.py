@@ -151,9 +151,10 @@ class HairLayer:
     def _grid(self) -> tuple[np.ndarray, np.ndarray]:
         return _sample_grid(self.person.shape, self.step)
 
-    def full_size(self, points: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        """Where the layer may move the hair of a face at ``points`` (crop pixels), at crop resolution ``size``."""
-        weight = self.person * self.reach * self._above_chin(points, _down(points))
+    def full_size(self, points: np.ndarray, down: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """Where the layer may move the hair of a face at ``points`` (crop pixels, ``down`` its forehead-to-chin
+        direction), at crop resolution ``size`` (w, h)."""
+        weight = self.person * self.reach * self._above_chin(points, down)
         return cv2.resize(weight, size, interpolation=cv2.INTER_LINEAR)
 
     def _above_chin(self, points: np.ndarray, down: np.ndarray) -> np.ndarray:
@@ -233,7 +234,3 @@ def _within_rings(xs: np.ndarray, ys: np.ndarray, points: np.ndarray) -> np.ndar
     inner = MOVING_RINGS[-1][0]
     return np.clip((FIXED_RING - factor) / (FIXED_RING - inner), 0.0, 1.0).astype(np.float32)
 
-
-def _down(points: np.ndarray) -> np.ndarray:
-    """The forehead-to-chin direction of a face's landmarks ``points``."""
-    return points[152, :2] - points[10, :2]
