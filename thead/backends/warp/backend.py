@@ -73,8 +73,8 @@ class WarpSource:
     mouth: MouthFiller
     lips: ShutLips
     paste_mask: PasteMask | None
-    torso: TorsoLayer | None
-    hair: HairLayer | None
+    torso: TorsoLayer | None  # below the neck, slides with the driver's torso (None: no trusted torso)
+    hair: HairLayer | None  # above the chin, moves with the driver's hair (None: the segmentation is not trusted)
     layer_paste_mask: PasteMask | None  # the paste mask of frames whose torso or hair layer moves (they reach further)
     oval_centre: np.ndarray  # image pixels
     oval_radius: float  # image pixels
