@@ -65,9 +65,7 @@ class TorsoLayer:
         (crop pixels) and forehead-to-chin direction ``down``; ``open_edges`` (left, top, right, bottom) are the
         crop edges that are the image's own. None when no torso shows below the neck."""
         height, width = person.shape
-        step = np.array([width / low_size[0], height / low_size[1]], np.float32)
-        low = cv2.resize(np.asarray(person, np.float32), low_size, interpolation=cv2.INTER_AREA)
-        low = smoothstep((low - ON_PERSON) / (ON_TORSO - ON_PERSON)).astype(np.float32)  # the mesh's own thresholds
+        low, step = _person_samples(person, low_size)
         everywhere = cls(np.ones_like(low), low, step, float(span))  # the zone before it is measured
         xs, ys = _sample_grid(low.shape, step)
         zone = _edge_fade(xs, ys, (width, height), open_edges, EDGE_FADE * span) * everywhere.below_neck(points, down)
@@ -85,7 +83,7 @@ class TorsoLayer:
         """Per field sample from row ``top`` down, 0 on the face (the hull of ``points``, grown by FACE_MARGIN about
         its oval's centre) and down to its chin, rising to 1 NECK spans below the chin along ``down``."""
         xs, ys = self._zone_grid
-        along = np.asarray(down[:2], np.float32) / max(float(np.linalg.norm(down[:2])), 1e-6)
+        along = _unit(down)
         below = ((xs - points[152, 0]) * along[0] + (ys - points[152, 1]) * along[1]) / (NECK * self.span)
         return smoothstep(below) * (1.0 - _face_mask(points, self.step, xs.shape, self.top))
 
@@ -140,9 +138,7 @@ class HairLayer:
         """The layer of a crop whose person probability is ``person`` [H, W], with the face's landmarks ``points``
         (crop pixels); ``open_edges`` (left, top, right, bottom) are the crop edges that are the image's own."""
         height, width = person.shape
-        step = np.array([width / low_size[0], height / low_size[1]], np.float32)
-        low = cv2.resize(np.asarray(person, np.float32), low_size, interpolation=cv2.INTER_AREA)
-        low = smoothstep((low - ON_PERSON) / (ON_TORSO - ON_PERSON)).astype(np.float32)
+        low, step = _person_samples(person, low_size)
         xs, ys = _sample_grid(low.shape, step)
         reach = _edge_fade(xs, ys, (width, height), open_edges, EDGE_FADE * span)
         reach *= _within_rings(xs, ys, points) * (1.0 - _face_mask(points, step, low.shape))
@@ -151,6 +147,24 @@ class HairLayer:
     @functools.cached_property
     def _grid(self) -> tuple[np.ndarray, np.ndarray]:
         return _sample_grid(self.person.shape, self.step)
+
+    @functools.cached_property
+    def _moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean position (crop pixels) and covariance of the samples, weighted by the person: how far a similarity
+        moves the hair on average follows from them, without a pass over every sample each frame."""
+        xs, ys = self._grid
+        points = np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float64)
+        weights = self.person.ravel().astype(np.float64) + 1e-6
+        return np.average(points, axis=0, weights=weights), np.cov(points, rowvar=False, aweights=weights, bias=True)
+
+    def _typical_move(self, inverse: np.ndarray) -> float:
+        """Root-mean-square length (crop pixels), weighted by the person, of the backward displacement of the affine
+        ``inverse`` (2x3): for d = (A - I) p + b, the mean of |d|^2 is |(A - I) mean + b|^2 plus
+        trace((A - I) cov (A - I)^T)."""
+        mean, cov = self._moments
+        linear = inverse[:, :2] - np.eye(2)
+        centre = linear @ mean + inverse[:, 2]
+        return float(np.sqrt(centre @ centre + np.trace(linear @ cov @ linear.T)))
 
     def full_size(self, points: np.ndarray, down: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         """Where the layer may move the hair of a face at ``points`` (crop pixels, ``down`` its forehead-to-chin
@@ -161,7 +175,7 @@ class HairLayer:
     def _above_chin(self, points: np.ndarray, down: np.ndarray) -> np.ndarray:
         """Per sample, 1 from the eye line of ``points`` up, 0 from the chin down, along ``down``."""
         xs, ys = self._grid
-        along = np.asarray(down[:2], np.float32) / max(float(np.linalg.norm(down[:2])), 1e-6)
+        along = _unit(down)
         eyes, chin = points[[33, 263], :2].mean(axis=0), points[152, :2]
         height = max(float((chin - eyes) @ along), 1.0)
         return np.clip(((chin[0] - xs) * along[0] + (chin[1] - ys) * along[1]) / height, 0.0, 1.0)
@@ -178,8 +192,7 @@ class HairLayer:
                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         person = np.maximum(self.person, moved)
         # A large move eases the silhouette into the wall, as the torso's does, instead of leaving a seam where it was.
-        typical = float(np.sqrt(np.average(np.sum(back**2, axis=-1), weights=self.person + 1e-6)))
-        spread = SHEAR * typical / float(self.step.mean())
+        spread = SHEAR * self._typical_move(inverse) / float(self.step.mean())
         if spread > 0.5:
             person = cv2.GaussianBlur(person, (0, 0), spread)
         where = self.reach * self._above_chin(points, down) * (1.0 - _face_mask(points, self.step, self.person.shape))
@@ -187,6 +200,20 @@ class HairLayer:
         weight = person * where
         weight[weight < MIN_WEIGHT] = 0.0
         return displacement + weight[..., None] * (back - displacement)
+
+
+def _person_samples(person: np.ndarray, low_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The person probability [H, W] at the field's resolution ``low_size`` (w, h), ramped from the mesh's background
+    threshold (none) to its torso threshold (fully), and the crop pixels per field sample (x, y)."""
+    height, width = person.shape
+    step = np.array([width / low_size[0], height / low_size[1]], np.float32)
+    low = cv2.resize(np.asarray(person, np.float32), low_size, interpolation=cv2.INTER_AREA)
+    return smoothstep((low - ON_PERSON) / (ON_TORSO - ON_PERSON)).astype(np.float32), step
+
+
+def _unit(direction: np.ndarray) -> np.ndarray:
+    """The image-plane part of ``direction`` scaled to length 1, float32."""
+    return np.asarray(direction[:2], np.float32) / max(float(np.linalg.norm(direction[:2])), 1e-6)
 
 
 def _in_samples(matrix: np.ndarray, step: np.ndarray) -> np.ndarray:
