@@ -294,3 +294,16 @@ def test_long_hair_follows_the_real_speakers_head_closer_with_the_hair_layer(war
 
     with_layer, without = score(source), score(replace(source, hair=None))
     assert with_layer > without + 0.001, (with_layer, without)  # measured +0.0018
+
+
+def test_the_hair_layers_typical_move_is_the_person_weighted_rms_of_its_displacement():
+    """The layer eases its silhouette by how far the skull moves the hair; it reads that from the hair's moments."""
+    layer, _ = _hair_layer()
+    xs, ys = np.mgrid[0:80, 0:80].astype(np.float64)[::-1]
+    for matrix in (np.array([[1.0, 0.0, 3.0], [0.0, 1.0, -2.0]]), cv2.getRotationMatrix2D((40.0, 45.0), 6.0, 1.05)):
+        inverse = cv2.invertAffineTransform(matrix)
+        back = np.stack([inverse[0, 0] * xs + inverse[0, 1] * ys + inverse[0, 2] - xs,
+                         inverse[1, 0] * xs + inverse[1, 1] * ys + inverse[1, 2] - ys], axis=-1)
+        weights = layer.person + 1e-6
+        expected = np.sqrt(np.sum(weights * np.sum(back**2, axis=-1)) / np.sum(weights))
+        assert layer._typical_move(inverse) == pytest.approx(expected, rel=1e-6)
