@@ -22,6 +22,10 @@ mouth openness (ours / real), the mean error of mouth width and of the outer upp
 and the jaw curve) against the real opening, r at the best lag within +-1 frame, each GRID clip by a model fitted
 without it. It takes seconds instead of minutes, for trying model changes before a full run.
 
+``--curve`` also skips rendering: the raw model's r (as ``--model-only``) against the number of GRID clips it is
+fitted on, 1 to all but the held-out one (random subsets, the mean over draws and held-out clips), on the held-out
+GRID clip and on every other clip named; it shows whether more training speech would still help.
+
 ``--oracle`` adds, per clip, the same first frame driven by the *real* speaker's measured mouth opening
 (no audio: each frame's jaw set so the opening matches the real one, the rest of the drive as above):
 the landmark-distance gain the renderer's mouth reaches when the opening is exactly right, which
@@ -37,7 +41,7 @@ files anywhere (the GRID clips are then taken from ``../shared/media/talking``).
 every GRID clip (``thead/audio/data/grid_mouth.safetensors``) before evaluating.
 
     python benchmarks/lipsync_grid.py [--media ../shared/media/talking] [--clips grid_bbaf2n clip.mp4 ...] [--pose still]
-                                      [--no-chance] [--write-model] [--diagnose] [--oracle] [--model-only]
+                                      [--no-chance] [--write-model] [--diagnose] [--oracle] [--model-only] [--curve]
 """
 
 from __future__ import annotations
@@ -168,6 +172,29 @@ def model_correlation(model, example) -> tuple[float, int]:
     return best_correlation(model.predict(features, np.asarray(times) + LEAD), np.asarray(openness), max_lag=1)
 
 
+def learning_curve(examples: dict[Path, tuple], unseen: dict[Path, tuple], draws: int = 6,
+                   seed: int = 0) -> dict[int, dict[str, float]]:
+    """Per number of training clips (1 .. all ``examples`` but one), the mean raw-model r (:func:`model_correlation`)
+    of models fitted on random subsets of the other clips: on the held-out clip (key ``"GRID"``) and on each
+    ``unseen`` clip (key: its stem); ``draws`` subsets per held-out clip and size."""
+    from thead.audio import mouth_model
+
+    rng = np.random.default_rng(seed)
+    names = list(examples)
+    curve = {}
+    for size in range(1, len(names)):
+        scores: dict[str, list[float]] = {"GRID": [], **{clip.stem: [] for clip in unseen}}
+        for held in names:
+            others = [name for name in names if name != held]
+            for _ in range(draws if size < len(others) else 1):
+                model = mouth_model.fit([examples[others[i]] for i in rng.choice(len(others), size, replace=False)])
+                scores["GRID"].append(model_correlation(model, examples[held])[0])
+                for clip, example in unseen.items():
+                    scores[clip.stem].append(model_correlation(model, example)[0])
+        curve[size] = {key: float(np.mean(values)) for key, values in scores.items()}
+    return curve
+
+
 def drive(clip: Path, speech: Path, out: Path, pose: str) -> Path:
     """``clip``'s first frame speaking ``speech``, written to ``out`` (each drive independent of the ones before)."""
     from thead.io.image import write_image
@@ -215,6 +242,7 @@ def main() -> None:
     parser.add_argument("--diagnose", action="store_true", help="per clip: amplitude, width, lip height, LMD by voice")
     parser.add_argument("--oracle", action="store_true", help="also drive each clip by its real mouth opening (no audio)")
     parser.add_argument("--model-only", action="store_true", help="score the raw mouth model, no rendering")
+    parser.add_argument("--curve", action="store_true", help="raw model r against the number of GRID clips fitted on")
     args = parser.parse_args()
     if args.clips:
         clips = [Path(name) if Path(name).is_file() else args.media / name for name in args.clips]
@@ -235,6 +263,15 @@ def main() -> None:
             "clips": " ".join(clip.stem for clip in training)})
         mouth_model.DATA.chmod(0o644)  # package data: readable by everyone
         mouth_model._shipped.cache_clear()
+    if args.curve:
+        unseen = {clip: training_example(clip, real[clip][0]) for clip in clips if clip not in examples}
+        curve = learning_curve(examples, unseen)
+        keys = list(curve[1])
+        print("\n| GRID clips fitted on | " + " | ".join(f"{key} r" for key in keys) + " |\n|---:|"
+              + "---:|" * len(keys))
+        for size, row in curve.items():
+            print(f"| {size} | " + " | ".join(f"{row[key]:.3f}" for key in keys) + " |")
+        return
     if args.model_only:
         print("\n| clip | model r | best lag |\n|---|---:|---:|")
         scores = {}

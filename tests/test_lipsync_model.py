@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -152,3 +154,14 @@ def test_model_only_scores_the_fitted_mouth_model_against_the_real_opening(lipsy
     assert r > 0.7 and abs(lag) <= 1
     unrelated = _speaker(10)[2][: times.size]
     assert lipsync_benchmark.model_correlation(model, (features, times, unrelated, voice))[0] < 0.4
+
+
+def test_curve_scores_models_fitted_on_more_speakers_on_held_out_and_unseen_speech(lipsync_benchmark):
+    """``--curve``: one row per training size, 1 .. all clips but the held-out one, each with the held-out r and each
+    unseen clip's; speakers whose sound carries their opening are followed better from more of them."""
+    examples = {Path(f"grid_{seed}.mpg"): _speaker(seed, seconds=3.0) for seed in range(4)}
+    curve = lipsync_benchmark.learning_curve(examples, {Path("hdtf_x.mp4"): _speaker(9)}, draws=2)
+    assert list(curve) == [1, 2, 3]
+    assert all(set(row) == {"GRID", "hdtf_x"} for row in curve.values())
+    assert curve[3]["GRID"] > 0.7 and curve[3]["hdtf_x"] > 0.7
+    assert curve[3]["GRID"] >= curve[1]["GRID"] - 0.02

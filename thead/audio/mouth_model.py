@@ -16,7 +16,14 @@ Tried and not adopted (raw model r, GRID leave one clip out / the HDTF interview
 steps 0.694 / 0.416; ridge penalty 10 0.697 / 0.393, 100 0.662 / 0.461; nonlinear inputs (squared centre step
 0.715 / 0.391, 200 random Fourier features 0.723 / 0.321). The nonlinear models fit GRID's corpus better and an
 unseen speaker worse. Blending in the jaw of the recognised phones' visemes (a quarter) lowered the rendered GRID
-landmark-distance gain from +0.300 to +0.282 and raised HDTF's from +0.474 to +0.494.
+landmark-distance gain from +0.300 to +0.282 and raised HDTF's from +0.474 to +0.494. Also no better: LPC formants
+(F1, F2) as extra inputs 0.684 / 0.436; the recognised phones' viseme channels as extra inputs 0.669-0.684 /
+0.362-0.418; fitting the square root or logarithm of the opening 0.667 / 0.397 and 0.640 / 0.376; training on
+pitch-shifted copies (+-1.5 and 3 semitones, as other voices) 0.647-0.679 / 0.332-0.354. A logistic detector of
+closed lips in speech found no more closures than the phones do (at 0.79 precision, 0.15 recall against 0.74 and
+0.20). pocketsphinx's word decoder (its bundled English language model), as Rhubarb uses, ran at 3x real time and
+heard "bin blue at F two now" as "didn't have to know". What does help is more speech: held-out r fitted on 1, 3, 5
+and 7 GRID clips is 0.51, 0.63, 0.66, 0.69 (HDTF 0.27, 0.37, 0.42, 0.43; ``lipsync_grid.py --curve``).
 """
 
 from __future__ import annotations

@@ -25,7 +25,9 @@ JAW_POWER = 1.5  # the opening grows faster than the jaw value: the articulation
 PARTED = (0.16, 0.19)  # a face whose lips are parted (openness) up to the first value keeps them so in silence, as
 # relaxed faces do; fading to shut at the second: a portrait caught mid-word rests with its lips closed. Measured: the
 # shared GRID speakers whose first frame is relaxed (0.095, 0.147) stay so in their silences, two portraits with relaxed
-# parted lips read 0.151 and 0.164; first frames caught mid-word read 0.194-0.5 (their speakers rest under 0.01)
+# parted lips read 0.151 and 0.164; first frames caught mid-word read 0.194-0.5 (their speakers rest under 0.01).
+# Speech opens from this rest: letting it close below the rest while speaking suits brbk7n (rests at 0.15, speaks
+# from 0 to 0.24: landmark-distance gain +0.10) and not lwbsza (rests at 0.095, speaks above it: -0.13), so no.
 SMILE_LIFT = (0.12, 0.16)  # and a face smiling with its lips apart (mouth corners this far above the lips' centre line,
 # in mouth widths: geometry.corner_lift) rests with them closed, fading over this range: relaxed faces measure 0.02-0.10,
 # a broad smile showing its teeth 0.18
