@@ -8,6 +8,8 @@ thead's face analysis (``measure_face``: pose-free landmarks):
 - LMD gain: 1 - LMD(ours, real) / LMD(still first frame, real), so 0 means no better than not moving and
   issue 11 asks for >= 0.35. LMD is ``thead eval``'s (Chen et al. 2018): the 20 iBUG-68 mouth landmarks in
   image pixels, each frame's set centred on its own mean, mean Euclidean distance;
+- test-set LMD gain: the same ratio with each LMD taken over every frame of every GRID clip, as the field reports
+  LMD for a test set (a clip whose speaker barely moves weighs less than in the mean of the clips' gains);
 - pose-free LMD gain: the same ratio on the 20 outer-lip landmarks of the pose-free face (head rotation,
   size and position removed, sets *not* centred), so a mouth that sits too high or low in the face counts too;
 - chance: the same first frame driven by another clip's audio (the next one in the list),
@@ -112,6 +114,23 @@ def lmd_gain(made: np.ndarray, real: np.ndarray) -> float:
     from thead.metrics.lmd import mouth_landmark_distance
 
     return _gain(made, real, mouth_landmark_distance)
+
+
+def landmark_distances(made: np.ndarray, real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame both have, ``thead eval``'s LMD of ``made`` and of the still first frame against ``real`` (iBUG-68
+    landmarks [T, 68, 2])."""
+    from thead.metrics.lmd import mouth_landmark_distance
+
+    n = min(len(made), len(real))
+    still = np.repeat(real[:1], n, axis=0)
+    return mouth_landmark_distance(made[:n], real[:n]), mouth_landmark_distance(still, real[:n])
+
+
+def test_set_gain(distances: list[tuple[np.ndarray, np.ndarray]]) -> float:
+    """1 - LMD(ours) / LMD(still first frame), each LMD the mean over every frame of every clip's
+    :func:`landmark_distances`."""
+    ours, still = (np.concatenate(parts) for parts in zip(*distances))
+    return float(1.0 - ours.mean() / still.mean())
 
 
 def pose_free_gain(made: np.ndarray, real: np.ndarray) -> float:
@@ -293,6 +312,7 @@ def main() -> None:
                 made_open, made_mouth, made_68 = mouth_series(drive(clip, clip, Path(tmp) / f"{clip.stem}.mp4", args.pose))
                 r, lag = best_correlation(made_open, real_open)
                 row = {"clip": clip.stem, "r": r, "lag": lag, "lmd": lmd_gain(made_68, real_68),
+                       "distances": landmark_distances(made_68, real_68),
                        "pose-free": pose_free_gain(made_mouth, real_mouth), "chance": np.nan}
                 if not args.no_chance and clip in grid and len(grid) > 1:
                     other = grid[(grid.index(clip) + 1) % len(grid)]
@@ -320,15 +340,18 @@ def main() -> None:
     if on_grid:
         mean = {key: float(np.mean([row[key] for row in on_grid])) for key in ("r", "lmd", "pose-free", "chance")}
         within = sum(abs(row["lag"]) <= 1 for row in on_grid)
+        pooled = test_set_gain([row["distances"] for row in on_grid])
         print(f"| **GRID mean** | **{mean['r']:.3f}** | {within}/{len(on_grid)} within ±1 | **{mean['lmd']:+.3f}** "
               f"| {mean['pose-free']:+.3f} | {mean['chance']:.3f} |")
+        print(f"\ntest-set LMD gain (every frame of the {len(on_grid)} GRID clips): {pooled:+.3f}")
         if args.oracle:
             print(f"\ndriven by the real opening (no audio), GRID mean LMD gain: "
                   f"{np.mean([row['oracle'] for row in on_grid]):+.3f} "
                   f"(pose-free {np.mean([row['oracle pose-free'] for row in on_grid]):+.3f})")
         print(f"\nbar (issue 11): mean r >= 0.65 -> {'met' if mean['r'] >= 0.65 else 'NOT met'}; "
               f"lags within ±1 -> {'met' if within == len(on_grid) else 'NOT met'}; "
-              f"LMD gain >= 0.35 -> {'met' if mean['lmd'] >= 0.35 else 'NOT met'}")
+              f"LMD gain >= 0.35 -> mean of the clips' {'met' if mean['lmd'] >= 0.35 else 'NOT met'}, "
+              f"test-set {'met' if pooled >= 0.35 else 'NOT met'}")
 
 if __name__ == "__main__":
     main()

@@ -116,6 +116,21 @@ def test_benchmark_landmark_distance_is_thead_evals_lmd(lipsync_benchmark):
     assert lipsync_benchmark.lmd_gain(other, faces) == pytest.approx(1.0)
 
 
+def test_benchmark_test_set_gain_weighs_every_frame_alike(lipsync_benchmark):
+    """The test-set LMD gain pools frames: a clip whose speaker barely moves (small still-frame LMD) weighs less than
+    in the mean of the clips' gains, and every frame of a longer clip counts."""
+    rng = np.random.default_rng(2)
+    lively = rng.normal(size=(60, 68, 2)) * 10  # a mouth that moves a lot, followed exactly
+    quiet = np.repeat(lively[:1], 20, axis=0) + rng.normal(size=(20, 68, 2)) * 0.5  # barely moves
+    pairs = [lipsync_benchmark.landmark_distances(lively, lively),
+             lipsync_benchmark.landmark_distances(quiet * 0, quiet)]
+    ours, still = (np.concatenate(parts) for parts in zip(*pairs))
+    assert lipsync_benchmark.test_set_gain(pairs) == pytest.approx(1.0 - ours.mean() / still.mean())
+    assert lipsync_benchmark.test_set_gain(pairs[:1]) == pytest.approx(1.0)
+    assert lipsync_benchmark.test_set_gain(pairs) > 0.5 * (1.0 + lipsync_benchmark.lmd_gain(quiet * 0, quiet))
+    assert np.allclose(pairs[0][1], lipsync_benchmark.landmark_distances(np.repeat(lively[:1], 60, axis=0), lively)[0])
+
+
 def test_benchmark_clip_names_pick_the_video_not_its_transcript(lipsync_benchmark, tmp_path):
     """``--clips grid_swwp2s`` names the .mpg beside its .align transcript (the transcript sorts first)."""
     (tmp_path / "grid_swwp2s.align").write_text("0 500 sil\n")
