@@ -13,7 +13,7 @@ from thead.metrics.blink import count_blinks
 from thead.metrics.headpose import robust_range
 from thead.metrics.jitter import landmark_jitter
 from thead.metrics.runner import plan_metrics
-from thead.metrics.lipsync import frame_energy, lagged_correlation
+from thead.metrics.lipsync import changes, frame_energy, lagged_correlation, speech_band
 from thead.metrics.lmd import mouth_landmark_distance, paired_result
 from thead.errors import UsageError
 
@@ -78,6 +78,34 @@ def test_lipsync_finds_the_lag():
     correlations = lagged_correlation(mouth[10:-10], energy[10:-10], 10)
     best = max(correlations, key=correlations.get)
     assert best == 3 and correlations[best] > 0.9 and correlations[0] < correlations[best]
+
+
+def test_lipsync_finds_the_syllables_lag_inside_a_block_of_speech():
+    """Speech against silence is a block that matches a mouth shifted by hundreds of ms almost as well as in step;
+    the syllables inside it do not. The metric correlates frame-to-frame changes, so it finds their lag."""
+    rng = np.random.default_rng(3)
+    frames = 90
+    speaking = (np.arange(frames) >= 20) & (np.arange(frames) < 70)  # 2 s of speech in 3.6 s at 25 fps
+    syllables = np.convolve(rng.uniform(0, 1, frames), np.ones(3) / 3, mode="same")
+    energy = np.where(speaking, -20.0 + 10.0 * syllables, -60.0)
+    mouth = np.roll(np.where(speaking, 0.1 + 0.25 * syllables, 0.0), 2)  # lips 2 frames after the sound
+    found = lagged_correlation(changes(mouth), changes(energy), 10)
+    assert max(found, key=found.get) == 2 and found[2] > 0.5 > found[0]
+
+
+def test_changes_are_the_smoothed_frame_differences():
+    assert np.allclose(changes(np.arange(10.0) * 0.5)[1:-1], 0.5)  # a steady ramp changes by its slope
+    assert changes(np.ones(5)).shape == (4,)
+
+
+def test_speech_band_keeps_voice_and_drops_hum_and_hiss():
+    rate = 16000
+    t = np.arange(rate) / rate
+    power = {hz: np.mean(speech_band(np.sin(2 * np.pi * hz * t), rate)[2000:-2000] ** 2) for hz in (50, 1000, 7000)}
+    assert power[1000] == pytest.approx(0.5, rel=0.05)  # a 1 kHz tone passes whole
+    assert power[50] < 0.01 * power[1000] and power[7000] < 0.01 * power[1000]
+    eight = np.arange(8000) / 8000  # 8 kHz audio: the band stops below its Nyquist frequency
+    assert np.mean(speech_band(np.sin(2 * np.pi * 1000 * eight), 8000)[1000:-1000] ** 2) == pytest.approx(0.5, rel=0.05)
 
 
 def test_frame_energy_follows_loudness():

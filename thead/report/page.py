@@ -73,7 +73,7 @@ def _curves(row: Row) -> str:
         charts.append(("SSIM over time", line_chart("SSIM over time", series, row.fps, normalize=len(series) > 1)))
     lipsync = row.results.get("lipsync")
     if lipsync is not None and lipsync.per_frame is not None:
-        curves = [("mouth openness", lipsync.per_frame[:, 0]), ("audio energy (dB)", lipsync.per_frame[:, 1])]
+        curves = [("mouth openness", lipsync.per_frame[:, 0]), ("speech-band energy (dB)", lipsync.per_frame[:, 1])]
         charts.append(("Mouth openness vs audio energy (each scaled to 0-1)",
                        line_chart("mouth vs audio", curves, row.fps, normalize=True)))
     pose = row.results.get("headpose")
