@@ -111,9 +111,7 @@ def best_correlation(made: np.ndarray, real: np.ndarray, max_lag: int = MAX_LAG)
 def lmd_gain(made: np.ndarray, real: np.ndarray) -> float:
     """1 - LMD(ours, real) / LMD(still first frame, real) with ``thead eval``'s LMD, over the frames both
     have; ``made`` and ``real`` are iBUG-68 landmarks [T, 68, 2]."""
-    from thead.metrics.lmd import mouth_landmark_distance
-
-    return _gain(made, real, mouth_landmark_distance)
+    return test_set_gain([landmark_distances(made, real)])
 
 
 def landmark_distances(made: np.ndarray, real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -121,9 +119,7 @@ def landmark_distances(made: np.ndarray, real: np.ndarray) -> tuple[np.ndarray, 
     landmarks [T, 68, 2])."""
     from thead.metrics.lmd import mouth_landmark_distance
 
-    n = min(len(made), len(real))
-    still = np.repeat(real[:1], n, axis=0)
-    return mouth_landmark_distance(made[:n], real[:n]), mouth_landmark_distance(still, real[:n])
+    return _distances(made, real, mouth_landmark_distance)
 
 
 def test_set_gain(distances: list[tuple[np.ndarray, np.ndarray]]) -> float:
@@ -135,15 +131,14 @@ def test_set_gain(distances: list[tuple[np.ndarray, np.ndarray]]) -> float:
 
 def pose_free_gain(made: np.ndarray, real: np.ndarray) -> float:
     """1 - distance(ours, real) / distance(still first frame, real) of pose-free mouth landmarks, not centred."""
-    return _gain(made, real, lambda a, b: np.linalg.norm(a - b, axis=-1))
+    return test_set_gain([_distances(made, real, lambda a, b: np.linalg.norm(a - b, axis=-1))])
 
 
-def _gain(made: np.ndarray, real: np.ndarray, distance) -> float:
-    """1 - distance(ours, real) / distance(still first frame, real), per-frame ``distance`` averaged over the frames
-    both have."""
+def _distances(made: np.ndarray, real: np.ndarray, distance) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame ``distance`` of ``made`` and of the still first frame to ``real``, over the frames both have."""
     n = min(len(made), len(real))
     still = np.repeat(real[:1], n, axis=0)
-    return float(1.0 - distance(made[:n], real[:n]).mean() / distance(still, real[:n]).mean())
+    return distance(made[:n], real[:n]), distance(still, real[:n])
 
 
 def diagnosis(made_open: np.ndarray, made: np.ndarray, real_open: np.ndarray, real: np.ndarray,
@@ -311,8 +306,8 @@ def main() -> None:
             with mouth_model.using(unseen):
                 made_open, made_mouth, made_68 = mouth_series(drive(clip, clip, Path(tmp) / f"{clip.stem}.mp4", args.pose))
                 r, lag = best_correlation(made_open, real_open)
-                row = {"clip": clip.stem, "r": r, "lag": lag, "lmd": lmd_gain(made_68, real_68),
-                       "distances": landmark_distances(made_68, real_68),
+                distances = landmark_distances(made_68, real_68)
+                row = {"clip": clip.stem, "r": r, "lag": lag, "lmd": test_set_gain([distances]), "distances": distances,
                        "pose-free": pose_free_gain(made_mouth, real_mouth), "chance": np.nan}
                 if not args.no_chance and clip in grid and len(grid) > 1:
                     other = grid[(grid.index(clip) + 1) % len(grid)]
